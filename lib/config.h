@@ -1,0 +1,96 @@
+/* The one configuration loader: a JSON file (jansson), checked against the schema below,
+ * turned into `struct config`. Errors name the file, the JSON path and the reason.
+ * Children receive their slice of the same JSON from the supervisor and load it with
+ * config_from_json(), so there is exactly one parser of configuration. */
+#ifndef MCPGATE_CONFIG_H
+#define MCPGATE_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_ERROR_MAX 512
+#define CONFIG_MAX_LISTENERS 8
+#define CONFIG_MAX_SERVERS 64
+#define CONFIG_MAX_ARGS 64
+#define CONFIG_MAX_ORIGINS 32
+
+struct config_error {
+	char text[CONFIG_ERROR_MAX]; /* "FILE: at $.servers[1].command: must be ..." */
+};
+
+enum listener_kind { LISTENER_TLS, LISTENER_PLAIN };
+
+struct config_listener {
+	char address[128]; /* "127.0.0.1:8443", "[::1]:8443" */
+	enum listener_kind kind;
+};
+
+enum server_kind { SERVER_BUILTIN, SERVER_COMMAND };
+
+struct config_server {
+	char name[64];      /* [a-z0-9-]{1,32}: also names the process and its user */
+	char namespace_[64]; /* tool prefix; "" mounts one upstream without a prefix */
+	enum server_kind kind;
+	char builtin[16];   /* data | ai | ops | secrets (SERVER_BUILTIN) */
+	char *argv[CONFIG_MAX_ARGS + 1]; /* command line (SERVER_COMMAND), NULL-terminated */
+	size_t argc;
+	char **env;         /* "K=V" strings, NULL-terminated, may be NULL */
+	bool per_session;   /* one process per client session */
+	uint32_t timeout_ms; /* per-call timeout, default 60000 */
+	json_t *settings;   /* server-specific settings passed through (borrowed ref) */
+};
+
+struct config_restart {
+	uint32_t max_deaths;     /* permanent failure after this many deaths ... */
+	uint32_t window_seconds; /* ... within this many seconds; defaults 5 in 60 */
+	uint32_t max_backoff_ms; /* backoff cap; default 30000 */
+};
+
+struct config {
+	char *source;       /* file name, or "<role slice>" */
+	json_t *root;       /* the whole validated document (owned) */
+
+	struct config_listener listeners[CONFIG_MAX_LISTENERS];
+	size_t n_listeners;
+	char tls_certificate[4096]; /* paths; the supervisor reads them and ships PEM to edge */
+	char tls_key[4096];
+	char public_url[512];
+	char *allowed_origins[CONFIG_MAX_ORIGINS + 1];
+	char *allowed_hosts[CONFIG_MAX_ORIGINS + 1];
+
+	uint32_t edge_instances;   /* default 1 */
+	uint32_t max_connections;  /* default 10000 */
+	uint32_t max_header_bytes; /* default 16384 */
+	uint32_t max_headers;      /* default 64 */
+	uint32_t max_body_bytes;   /* default 4 MiB */
+	uint32_t header_timeout_ms; /* default 10000 */
+	uint32_t idle_timeout_ms;  /* default 60000 */
+	uint32_t sse_keepalive_ms; /* default 15000 */
+
+	bool anonymous;            /* auth admits an unauthenticated principal (off by default) */
+	char keys_file[4096];      /* API key records; read by the supervisor, shipped to auth */
+
+	struct config_server servers[CONFIG_MAX_SERVERS];
+	size_t n_servers;
+
+	struct config_restart restart;
+	uint32_t shutdown_timeout_ms; /* drain bound on SIGTERM; default 10000 */
+	char run_as_prefix[32];    /* role users are <prefix><role>; default "mcpgate-" */
+	char log_level[16];        /* default "info" */
+	bool sandbox_debug;        /* seccomp logs the offending syscall instead of only killing */
+};
+
+/* Loads and validates a file. Returns 0, or -1 with err filled. */
+int config_load_file(const char *path, struct config *cfg, struct config_error *err);
+/* Same for a document already parsed; takes a new reference to `root`. */
+int config_from_json(json_t *root, const char *source, struct config *cfg,
+                     struct config_error *err);
+void config_free(struct config *cfg);
+
+/* The part of the validated document a role needs ("edge", "auth", "router", or
+ * "server:<name>"), as a new JSON object; never includes what the role must not see. */
+json_t *config_slice_for_role(const struct config *cfg, const char *role);
+
+#endif
