@@ -15,6 +15,8 @@
 #define CONFIG_MAX_SERVERS 64
 #define CONFIG_MAX_ARGS 64
 #define CONFIG_MAX_ORIGINS 32
+#define CONFIG_MAX_ENV 256
+#define CONFIG_MAX_FILE_BYTES (1024 * 1024) /* config_load_file refuses larger files */
 
 struct config_error {
 	char text[CONFIG_ERROR_MAX]; /* "FILE: at $.servers[1].command: must be ..." */
@@ -37,9 +39,11 @@ struct config_server {
 	char *argv[CONFIG_MAX_ARGS + 1]; /* command line (SERVER_COMMAND), NULL-terminated */
 	size_t argc;
 	char **env;         /* "K=V" strings, NULL-terminated, may be NULL */
+	/* In the router's slice the command is withheld: kind is SERVER_COMMAND with argc 0. */
 	bool per_session;   /* one process per client session */
 	uint32_t timeout_ms; /* per-call timeout, default 60000 */
-	json_t *settings;   /* server-specific settings passed through (borrowed ref) */
+	json_t *settings;   /* server-specific settings passed through (borrowed from root;
+	                     * NULL when absent) */
 };
 
 struct config_restart {
@@ -57,8 +61,9 @@ struct config {
 	char tls_certificate[4096]; /* paths; the supervisor reads them and ships PEM to edge */
 	char tls_key[4096];
 	char public_url[512];
-	char *allowed_origins[CONFIG_MAX_ORIGINS + 1];
-	char *allowed_hosts[CONFIG_MAX_ORIGINS + 1];
+	/* NULL-terminated; empty (first entry NULL) when not configured. */
+	char *allowed_origins[CONFIG_MAX_ORIGINS + 1]; /* "https://app.example.com" */
+	char *allowed_hosts[CONFIG_MAX_ORIGINS + 1];   /* "localhost:8443" */
 
 	uint32_t edge_instances;   /* default 1 */
 	uint32_t max_connections;  /* default 10000 */
@@ -78,19 +83,26 @@ struct config {
 	struct config_restart restart;
 	uint32_t shutdown_timeout_ms; /* drain bound on SIGTERM; default 10000 */
 	char run_as_prefix[32];    /* role users are <prefix><role>; default "mcpgate-" */
+	char policy_dir[4096];     /* supervisor.policy_dir; "" when not configured */
 	char log_level[16];        /* default "info" */
 	bool sandbox_debug;        /* seccomp logs the offending syscall instead of only killing */
 };
 
-/* Loads and validates a file. Returns 0, or -1 with err filled. */
+/* Loads and validates a file. Returns 0, or -1 with err filled. `cfg` is overwritten (free a
+ * previous load first); after a failure it is empty and config_free() on it is harmless.
+ * Relative paths in the file are resolved against the file's directory; the resolved
+ * (absolute) paths are what cfg and cfg->root hold afterwards. */
 int config_load_file(const char *path, struct config *cfg, struct config_error *err);
-/* Same for a document already parsed; takes a new reference to `root`. */
+/* Same for a document already parsed. cfg->root is a private deep copy; the caller keeps
+ * its reference to `root`. A `source` starting with '<' marks a slice: the checks that need
+ * the files (TLS paths present and readable, keys_file, policy_dir) are skipped. */
 int config_from_json(json_t *root, const char *source, struct config *cfg,
                      struct config_error *err);
 void config_free(struct config *cfg);
 
 /* The part of the validated document a role needs ("edge", "auth", "router", or
- * "server:<name>"), as a new JSON object; never includes what the role must not see. */
+ * "server:<name>"), as a new JSON object (the caller owns it); never includes what the role
+ * must not see: the router gets no server "env" or "command". NULL for an unknown role. */
 json_t *config_slice_for_role(const struct config *cfg, const char *role);
 
 #endif

@@ -65,9 +65,16 @@ enum frame_status {
 };
 
 /* Decodes one frame from the start of buf. On FRAME_OK sets *consumed to the frame's size;
- * the frame's pointers borrow from buf. Never reads past len. */
+ * the frame's pointers borrow from buf. Never reads past len. Returns FRAME_NEED_MORE until
+ * the whole frame is there, but a bad header field is refused as soon as its bytes are in,
+ * without waiting for the payload. */
 enum frame_status frame_decode(const uint8_t *buf, size_t len, struct frame *out,
                                size_t *consumed);
+/* Checks the header fields present in buf[0..len) (each one as soon as its bytes are there)
+ * and, once the whole header is in, sets *frame_size to header + payload. Returns FRAME_OK,
+ * FRAME_NEED_MORE (header incomplete) or the error. Lets a reader size its buffer before
+ * the payload arrives. */
+enum frame_status frame_check_header(const uint8_t *buf, size_t len, size_t *frame_size);
 /* Writes a header for the given frame into hdr[FRAME_HEADER_SIZE]; returns 0 or -1 when
  * the sizes, type or flags are out of range. Meta and body are written by the caller. */
 int frame_encode_header(const struct frame *f, uint8_t hdr[FRAME_HEADER_SIZE]);

@@ -17,4 +17,9 @@ scmp_filter_ctx policy_build(const char *groups_text, const char *policy_text,
 /* Installs the SIGSYS handler used in debug mode. */
 void policy_install_debug_handler(void);
 
+/* True when this build has sanitizers: their runtimes make syscalls of their own (every
+ * policy then also gets group `sanitizer` from groups.policy) and reserve terabytes of
+ * address space (so RLIMIT_AS cannot be applied). */
+bool policy_sanitizer_build(void);
+
 #endif

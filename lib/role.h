@@ -33,4 +33,17 @@ void role_enter_sandbox(struct role_context *rc);
 void role_report_ready(struct role_context *rc);
 void role_context_free(struct role_context *rc);
 
+/* After READY, the control channel runs on the event loop. The supervisor sends new config
+ * slices (SIGHUP), replacement links when a peer restarts, status (appliance readiness) and
+ * DRAIN. When the channel closes the supervisor is gone and the child exits. */
+struct role_control_ops {
+	void (*on_config)(json_t *slice, void *arg);         /* new slice, already validated */
+	void (*on_link)(const char *name, int fd, void *arg); /* takes ownership of fd */
+	void (*on_status)(json_t *status, void *arg);
+	void (*on_drain)(void *arg);                         /* stop accepting, finish, exit */
+};
+struct event_base;
+void role_control_attach(struct role_context *rc, struct event_base *base,
+                         const struct role_control_ops *ops, void *arg);
+
 #endif
