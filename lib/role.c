@@ -111,6 +111,8 @@ void role_enter_sandbox(struct role_context *rc)
 		.role = rc->role,
 		.groups_text = json_string_value(json_object_get(sb, "groups")),
 		.policy_text = json_string_value(json_object_get(sb, "policy")),
+		.policy_name = json_string_value(json_object_get(sb, "policy_name")),
+		.allow_tcp_connect = json_is_true(json_object_get(sb, "allow_tcp_connect")),
 		.switch_user = json_is_true(json_object_get(sb, "switch_user")),
 		.uid = (uid_t)json_integer_value(json_object_get(sb, "uid")),
 		.gid = (gid_t)json_integer_value(json_object_get(sb, "gid")),

@@ -255,6 +255,9 @@ static json_t *sandbox_json(struct supervisor *sup, struct child *c, const char 
 	json_int_t nofile = c->def->kind == CHILD_EDGE ? (json_int_t)sup->cfg.max_connections + 256
 	                                               : 4096;
 	json_object_set_new(sb, "nofile", json_integer(nofile));
+	/* Auth reaches Redis and JWKS endpoints, servers reach AWS: only they may connect out. */
+	json_object_set_new(sb, "allow_tcp_connect",
+		json_boolean(c->def->kind == CHILD_AUTH || c->def->kind == CHILD_SERVER));
 	/* Our roles need no filesystem at all after start-up; Landlock gets empty lists. */
 	json_object_set_new(sb, "fs_read", json_array());
 	return sb;
@@ -510,14 +513,32 @@ static int start_child(struct supervisor *sup, struct child *c)
 	char *role_argv[] = { argv0, NULL };
 	char level_env[64];
 	snprintf(level_env, sizeof level_env, "MCPGATE_LOG_LEVEL=%s", sup->cfg.log_level);
-	char *role_env[] = { level_env, NULL };
+	/* Sanitizer builds: LeakSanitizer cannot run inside the sandbox (it needs ptrace and
+	 * /proc/self/task), so the children keep the other checks and skip the leak scan. */
+	char asan_env[512] = "", ubsan_env[512] = "";
+	const char *asan = getenv("ASAN_OPTIONS"), *ubsan = getenv("UBSAN_OPTIONS");
+	snprintf(asan_env, sizeof asan_env, "ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "",
+	         asan && *asan ? ":" : "");
+	if (ubsan)
+		snprintf(ubsan_env, sizeof ubsan_env, "UBSAN_OPTIONS=%s", ubsan);
+	char *role_env[] = { level_env, asan_env, ubsan_env[0] ? ubsan_env : NULL, NULL };
 
-	const char *rx[] = { "/usr", "/lib", "/lib64", "/bin", "/sbin", "/opt", "/usr/local", NULL };
+	/* A third-party server may read and run the system's programs and libraries and its
+	 * own directory; it may write only /tmp and /dev/null. */
+	char own_dir[PATH_MAX] = "";
+	if (thirdparty && strchr(srv->argv[0], '/') && realpath(srv->argv[0], own_dir)) {
+		char *slash = strrchr(own_dir, '/');
+		if (slash && slash != own_dir)
+			*slash = '\0';
+	}
+	const char *rx[] = { "/usr", "/lib", "/lib64", "/bin", "/sbin", "/opt", "/usr/local",
+	                     own_dir[0] ? own_dir : NULL, NULL };
 	const char *ro[] = { "/etc", "/proc", "/sys/devices/system/cpu", "/dev/urandom", "/dev/random",
 	                     NULL };
 	const char *rw[] = { "/dev/null", "/tmp", NULL };
 	struct sandbox_spec tp_spec = {
 		.role = c->name, .groups_text = sup->groups_text, .policy_text = policy_text,
+		.policy_name = "thirdparty.policy", .allow_tcp_connect = true,
 		.switch_user = sup->as_root, .uid = c->uid, .gid = c->gid,
 		.fs_read = ro, .fs_read_exec = rx, .fs_write = rw,
 		.limits = { .nofile = 4096, .no_core = true }, .debug = sup->cfg.sandbox_debug,

@@ -43,13 +43,42 @@ static int hex_to_bytes(const char *hex, unsigned char *out, size_t n)
 
 static int parse_date(const char *s, time_t *out)
 {
+	/* Exactly YYYY-MM-DD of a real day from 1970 on: strptime alone skips spaces, takes
+	 * one-digit fields, and timegm rolls 02-31 into March; and 1969-12-31 would give 0,
+	 * which means "never expires". */
+	for (size_t i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : !(s[i] >= '0' && s[i] <= '9'))
+			return -1;
 	struct tm tm = { 0 };
 	const char *end = strptime(s, "%Y-%m-%d", &tm);
-	if (!end || *end)
+	if (!end || *end || tm.tm_year < 70)
+		return -1;
+	int mday = tm.tm_mday, mon = tm.tm_mon;
+	time_t day = timegm(&tm);
+	if (day == (time_t)-1 || tm.tm_mday != mday || tm.tm_mon != mon)
 		return -1;
 	/* A key is valid through the whole of its expiry day (UTC). */
-	*out = timegm(&tm) + 86400;
+	*out = day + 86400;
 	return 0;
+}
+
+static bool all_strings(const json_t *array)
+{
+	size_t i;
+	const json_t *v;
+	json_array_foreach(array, i, v)
+		if (!json_is_string(v))
+			return false;
+	return true;
+}
+
+/* A repeated id would make one record shadow the other. */
+static bool has_record(const struct apikey_table *t, const char *id)
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (strcmp(t->records[k].id, id) == 0)
+			return true;
+	return false;
 }
 
 int apikey_table_load(struct apikey_table *t, const char *text, size_t len, char *err, size_t errlen)
@@ -87,12 +116,16 @@ int apikey_table_load(struct apikey_table *t, const char *text, size_t len, char
 			bad = "hash: must be 64 lowercase hex digits";
 		else if (!client || strlen(client) >= sizeof r->client)
 			bad = "client: must be a string of at most 64 characters";
-		else if (!json_is_array(roles))
+		else if (has_record(t, id))
+			bad = "id: appears twice (each key needs its own id)";
+		else if (!json_is_array(roles) || !all_strings(roles))
 			bad = "roles: must be an array of strings";
 		else if (rpm && (!json_is_integer(rpm) || json_integer_value(rpm) < 1))
 			bad = "rpm: must be a positive whole number";
 		else if (json_object_get(rec, "expires") && (!expires || parse_date(expires, &r->expires) != 0))
 			bad = "expires: must be a date like 2027-01-31";
+		else if (json_object_get(rec, "revoked") && !json_is_boolean(json_object_get(rec, "revoked")))
+			bad = "revoked: must be true or false";
 		if (bad) {
 			snprintf(err, errlen, "at $.keys[%zu].%s", i, bad);
 			json_decref(doc);

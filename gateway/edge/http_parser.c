@@ -142,8 +142,11 @@ static const struct known_header {
 
 static int identify_header(const char *name, size_t len)
 {
+	/* Most names are not indexed: rule them out on length and first letter. */
+	unsigned char first = ascii_lower((unsigned char)name[0]);
 	for (int h = 0; h < HTTP_HDR_COUNT; h++)
-		if (known_headers[h].len == len && ascii_ieq(name, known_headers[h].name, len))
+		if (known_headers[h].len == len && known_headers[h].name[0] == first &&
+		    ascii_ieq(name + 1, known_headers[h].name + 1, len - 1))
 			return h;
 	return -1;
 }
@@ -391,6 +394,23 @@ static bool parse_request_line(struct http_request *req, char *buf, size_t len)
 
 /* ---- header fields ---- */
 
+/* The first byte in [i, end) that may not appear in a field value. Values are most of the
+ * head, so eight bytes are checked at a time; a word holding any byte below 0x20 or 0x7f
+ * (HTAB included) is looked at byte by byte. */
+static size_t span_field_value(const char *s, size_t i, size_t end)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w, del;
+		memcpy(&w, s + i, 8);
+		del = w ^ (0x7f * ones);
+		if (((w - 0x20 * ones) & ~w & highs) || ((del - ones) & ~del & highs))
+			break;
+	}
+	while (i < end && is_class(s[i], CH_VALUE)) i++;
+	return i;
+}
+
 /* Splits and checks "name: value" in [start, end); the value comes back trimmed. */
 static bool parse_field_line(struct http_request *req, const char *buf, size_t start,
                              size_t end, struct http_field *f)
@@ -408,10 +428,9 @@ static bool parse_field_line(struct http_request *req, const char *buf, size_t s
 	}
 	if (i == start)
 		return fail(req, 400, "empty header field name");
-	size_t v0 = i + 1, v1 = end;
-	for (size_t k = v0; k < v1; k++)
-		if (!is_class(buf[k], CH_VALUE))
-			return fail_char(req, buf[k], "invalid character in header field value");
+	size_t v0 = i + 1, v1 = end, bad = span_field_value(buf, v0, v1);
+	if (bad < v1)
+		return fail_char(req, buf[bad], "invalid character in header field value");
 	trim_ows(buf, &v0, &v1);
 	f->name_off = (uint32_t)start;
 	f->name_len = (uint32_t)(i - start);

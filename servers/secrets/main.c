@@ -1,4 +1,39 @@
+/* mcpgate-server-secrets: AWS Secrets Manager, as an MCP stdio server.
+ * The tools and their input schemas are final; their AWS calls arrive with the shared AWS
+ * client (SigV4 signer, credential chain). Until then each call says so as a tool error. */
+#include "log.h"
+#include "mcp_server.h"
+
+static json_t *not_available(json_t *arguments, json_t *caller)
+{
+	(void)arguments;
+	(void)caller;
+	return mcp_tool_error("secrets: this tool's AWS client is not in this build yet; "
+	                      "no request was made");
+}
+
+static const struct mcp_tool tools[] = {
+	{ "secret_get",
+	  "Read an allowed secret (masked unless the caller may reveal it).",
+	  "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":512},\"reveal\":{\"type\":\"boolean\"}},\"required\":[\"name\"],\"additionalProperties\":false}",
+	  not_available },
+	{ "secret_list",
+	  "List the names of allowed secrets.",
+	  "{\"type\":\"object\",\"properties\":{\"prefix\":{\"type\":\"string\",\"maxLength\":512}},\"additionalProperties\":false}",
+	  not_available },
+	{ "config_get",
+	  "Read a platform configuration value.",
+	  "{\"type\":\"object\",\"properties\":{\"key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256}},\"required\":[\"key\"],\"additionalProperties\":false}",
+	  not_available },
+};
+
 int main(void)
 {
-	return 0;
+	static const struct mcp_server_def def = {
+		.name = "mcpgate-secrets",
+		.role = "server:secrets",
+		.tools = tools,
+		.n_tools = sizeof tools / sizeof tools[0],
+	};
+	return mcp_server_main(&def);
 }

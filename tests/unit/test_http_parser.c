@@ -808,6 +808,27 @@ static void test_limits(void)
 	free(b.p);
 }
 
+/* Slowly arriving headers: each call must search only the new bytes (no O(n^2) rescans),
+ * which shows as the remembered scan position following the input. */
+static void test_no_rescan(void)
+{
+	struct sbuf b = { 0 };
+	build_head(&b, 12000, 2);
+	struct http_request req;
+	http_request_init(&req, &http_default_limits);
+	size_t pad_start = strstr(b.p, "X-Pad") - b.p;
+	bool ok = true;
+	for (size_t k = pad_start + 1; k < b.len - 4 && ok; k += 7) {
+		ok = http_parse(&req, b.p, k) == HTTP_PARSE_NEED_MORE && req.p.scan == k;
+		if (!ok)
+			report(false, "scan position remembered", "at %zu scan=%zu", k, req.p.scan);
+	}
+	if (ok)
+		report(http_parse(&req, b.p, b.len) == HTTP_PARSE_DONE, "scan position remembered",
+		       "final parse failed");
+	free(b.p);
+}
+
 static void test_limits_check(void)
 {
 	struct http_limits l = http_default_limits;
@@ -941,6 +962,7 @@ int main(void)
 	test_other_valid();
 	test_pipelined();
 	test_limits();
+	test_no_rescan();
 	test_limits_check();
 	test_accept();
 	test_media_type();

@@ -175,7 +175,7 @@ static size_t read_file(const char *path, char *buf, size_t cap)
 struct echo_opts {
 	size_t read_chunk;          /* bytes asked per conn_read */
 	bool one_read_per_callback; /* leave decrypted input in mbedtls on purpose */
-	int sockbuf;                /* SO_SNDBUF/SO_RCVBUF on accepted sockets; 0 = default */
+	int sockbuf;                /* SO_SNDBUF/SO_RCVBUF for accepted sockets; 0 = default */
 	size_t out_limit;
 	int handshake_timeout_ms;
 };
@@ -351,10 +351,6 @@ static void listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		if (l->opts.sockbuf > 0) {
-			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &l->opts.sockbuf, sizeof l->opts.sockbuf);
-			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &l->opts.sockbuf, sizeof l->opts.sockbuf);
-		}
 		struct session *s = calloc(1, sizeof *s);
 		if (!s) {
 			close(fd);
@@ -401,7 +397,9 @@ static void server_on_stop(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(srv->base, NULL);
 }
 
-static int listen_loopback(int *port)
+/* Buffer sizes go on the listener, so accepted sockets start with them: shrinking a
+ * receive buffer after the handshake makes the kernel drop in-window data (RTO stalls). */
+static int listen_loopback(int *port, int sockbuf)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -409,6 +407,10 @@ static int listen_loopback(int *port)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	if (sockbuf > 0) {
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sockbuf, sizeof sockbuf);
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sockbuf, sizeof sockbuf);
+	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
 		close(fd);
@@ -438,7 +440,7 @@ static int server_listen(struct server *srv, struct tls_context *tls, const stru
 	l->opts = *opts;
 	if (l->opts.read_chunk == 0)
 		l->opts.read_chunk = 16384;
-	l->fd = listen_loopback(&l->port);
+	l->fd = listen_loopback(&l->port, l->opts.sockbuf);
 	if (l->fd < 0)
 		return -1;
 	event_assign(&l->ev, srv->base, l->fd, EV_READ | EV_PERSIST, listener_on_accept, l);
@@ -785,7 +787,7 @@ static int client_echo(struct client *cl, size_t total, uint32_t seed)
 	unsigned char *data = malloc(total), *back = malloc(total + 64);
 	size_t sent = 0, got = 0;
 	uint32_t sizes = seed * 2654435761u + 1;
-	uint64_t deadline = now_ms() + 30000;
+	uint64_t deadline = now_ms() + 15000;
 	int rc = -1;
 	if (!data || !back) {
 		client_fail(cl, "out of memory", 0);
@@ -1002,8 +1004,10 @@ static void test_openssl_policy(struct tls_context *ec, struct tls_context *rsa)
 	               "alert number 40", "non-ECDHE suite AES128-GCM-SHA256");
 	expect_refused(rsa_port, (const char *[]){ "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256", NULL },
 	               "alert number 40", "DHE suite DHE-RSA-AES128-GCM-SHA256");
+	/* mbedtls 2.28 picks the suite first and finds no curve only when writing the key
+	 * exchange; it then drops the connection without an alert. */
 	expect_refused(rsa_port, (const char *[]){ "-tls1_2", "-curves", "P-521", NULL },
-	               "alert number 40", "curve P-521 only");
+	               "Cipher is (NONE)", "curve P-521 only");
 
 	/* No resumption: every reconnect is a full handshake. */
 	s_client(ec_port, ec_ca, (const char *[]){ "-reconnect", "-no_ticket", NULL }, &res);
@@ -1103,15 +1107,13 @@ static void test_curl(struct tls_context *ec)
 }
 
 /* 1 MiB each way through 4 KiB socket buffers, with a server that reads 1000 bytes per
- * callback and a 64 KiB output limit: WANT_WRITE, pending decrypted input and backpressure
+ * callback and an 8 KiB output limit: WANT_WRITE, pending decrypted input and backpressure
  * must all work or the echo stalls. */
 static void test_bulk(struct tls_context *ec, struct tls_context *rsa)
 {
-	int SB = getenv("SB") ? atoi(getenv("SB")) : 4096;
-	int CB = getenv("CB") ? atoi(getenv("CB")) : 4096;
 	struct server srv;
-	struct echo_opts slow = { .read_chunk = 1000, .one_read_per_callback = true, .sockbuf = SB,
-	                          .out_limit = 64 * 1024 };
+	struct echo_opts slow = { .read_chunk = 1000, .one_read_per_callback = true, .sockbuf = 4096,
+	                          .out_limit = 8 * 1024 };
 	if (server_init(&srv) != 0)
 		return;
 	int ec_port = server_listen(&srv, ec, &slow);
@@ -1120,9 +1122,9 @@ static void test_bulk(struct tls_context *ec, struct tls_context *rsa)
 	if (ec_port < 0 || rsa_port < 0 || plain_port < 0 || server_start(&srv) != 0)
 		return;
 	struct echo_job jobs[] = {
-		{ .port = ec_port, .ca_pem = ec_id.cert, .total = 1u << 20, .sockbuf = CB, .seed = 1 },
-		{ .port = rsa_port, .ca_pem = rsa_id.cert, .total = 1u << 20, .sockbuf = CB, .seed = 2 },
-		{ .port = plain_port, .ca_pem = NULL, .total = 1u << 20, .sockbuf = CB, .seed = 3 },
+		{ .port = ec_port, .ca_pem = ec_id.cert, .total = 1u << 20, .sockbuf = 4096, .seed = 1 },
+		{ .port = rsa_port, .ca_pem = rsa_id.cert, .total = 1u << 20, .sockbuf = 4096, .seed = 2 },
+		{ .port = plain_port, .ca_pem = NULL, .total = 1u << 20, .sockbuf = 4096, .seed = 3 },
 	};
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		uint64_t t0 = now_ms();
@@ -1387,9 +1389,8 @@ int main(int argc, char **argv)
 		cleanup_tmpdir();
 		return rc;
 	}
-	const char *err;
-	if (getenv("ONLYBULK")) { struct tls_context *e = tls_context_new(ec_id.cert, ec_id.key, &err), *r2 = tls_context_new(rsa_id.cert, rsa_id.key, &err); test_bulk(e, r2); return failures; }
 	test_context_errors();
+	const char *err;
 	struct tls_context *ec = tls_context_new(ec_id.cert, ec_id.key, &err);
 	struct tls_context *rsa = tls_context_new(rsa_id.cert, rsa_id.key, &err);
 	if (!ec || !rsa) {

@@ -1,0 +1,114 @@
+# Shared helpers for the integration tests: start a real appliance from a config, wait for
+# it, find its children, stop it by PID. Each test prints "ok - ..." / "not ok - ..." lines
+# and exits non-zero if any check failed. Sourced by the test scripts.
+set -uo pipefail
+
+BUILD=${MCPGATE_BUILD:?MCPGATE_BUILD must point at the build directory}
+SOURCE=${MCPGATE_SOURCE:?MCPGATE_SOURCE must point at the source tree}
+MCPGATE="$BUILD/supervisor/mcpgate"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcpgate-test.XXXXXX")
+chmod 0755 "$WORK"
+FAILED=0
+SUP_PID=""
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; FAILED=1; }
+check() { # check "description" command...
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+skip() { echo "ok - # SKIP $*"; }
+
+cleanup() {
+	stop_appliance
+	[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A free TCP port on 127.0.0.1 (the kernel picks it; a small race with other tests remains).
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 30000))
+		if ! ss -Hltn "sport = :$p" | grep -q .; then echo "$p"; return; fi
+	done
+	echo 0
+}
+
+# start_appliance CONFIG [extra env...]: runs the supervisor in the background, logs to
+# $WORK/appliance.log, and waits until /readyz answers 200 (on $PORT, plain HTTP).
+start_appliance() {
+	local config=$1; shift
+	env "$@" "$MCPGATE" run -c "$config" >"$WORK/appliance.log" 2>&1 &
+	SUP_PID=$!
+	wait_ready 15
+}
+
+wait_ready() {
+	local deadline=$((SECONDS + ${1:-15}))
+	while [ $SECONDS -lt $deadline ]; do
+		if curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q 200; then
+			return 0
+		fi
+		kill -0 "$SUP_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_appliance() {
+	[ -n "$SUP_PID" ] || return 0
+	if kill -0 "$SUP_PID" 2>/dev/null; then
+		kill -TERM "$SUP_PID"
+		for _ in $(seq 150); do kill -0 "$SUP_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$SUP_PID" 2>/dev/null
+	fi
+	wait "$SUP_PID" 2>/dev/null
+	SUP_PID=""
+}
+
+# PIDs of the supervisor's children whose command name matches a pattern.
+# (args, not comm: the kernel cuts comm to 15 bytes, and every server would be "mcpgate-server-")
+child_pid() { ps --ppid "$SUP_PID" -o pid=,args= | awk -v pat="$1" '$2 ~ pat {print $1; exit}'; }
+children() { ps --ppid "$SUP_PID" -o pid=,args= | awk '{print $1, $2}'; }
+
+# Waits until the log has N lines matching a pattern.
+wait_log() { # wait_log PATTERN COUNT SECONDS
+	local deadline=$((SECONDS + $3))
+	while [ $SECONDS -lt $deadline ]; do
+		[ "$(grep -c -E "$1" "$WORK/appliance.log")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+status_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+# One JSON-RPC POST to /mcp; prints the HTTP status and body.
+mcp_post() { # mcp_post BODY [extra curl args...]
+	local body=$1; shift
+	curl -s -m 10 -w '\n%{http_code}' -H 'Content-Type: application/json' \
+		-H 'Accept: application/json, text/event-stream' "$@" \
+		--data-binary "$body" "http://127.0.0.1:$PORT/mcp"
+}
+
+# A plain-HTTP config with anonymous access, for tests that exercise the process model.
+write_config() { # write_config FILE [servers JSON]
+	cat >"$1" <<JSON
+{
+  "listen": [ { "address": "127.0.0.1:$PORT", "tls": false } ],
+  "auth": { "anonymous": true },
+  "servers": ${2:-[]},
+  "supervisor": { "restart": { "max_deaths": 20, "window_seconds": 60 }, "shutdown_timeout_ms": 5000 },
+  "log": { "level": "info" }
+}
+JSON
+}
+
+finish() {
+	if [ "$FAILED" -ne 0 ]; then
+		echo "--- appliance log (last 60 lines) ---"
+		tail -60 "$WORK/appliance.log" 2>/dev/null
+	fi
+	exit "$FAILED"
+}
