@@ -6,9 +6,50 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+
+static void now_rfc3339(char *out, size_t cap)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char base[32];
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, cap, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+/* The fixed keys come first and are always there, whatever the child wrote. */
+static json_t *normalise(json_t *in, const char *name)
+{
+	json_t *out = json_object();
+	const char *t = json_string_value(json_object_get(in, "time"));
+	char now[64];
+	if (!t) {
+		now_rfc3339(now, sizeof now);
+		t = now;
+	}
+	enum log_level lvl;
+	const char *level = json_string_value(json_object_get(in, "level"));
+	const char *event = json_string_value(json_object_get(in, "event"));
+	json_object_set_new(out, "time", json_string(t));
+	json_object_set_new(out, "level", json_string(level && log_level_from_name(level, &lvl) == 0 ? level : "info"));
+	json_object_set_new(out, "process", json_string(name));
+	json_object_set_new(out, "event", json_string(event ? event : "child_log"));
+	const char *key;
+	json_t *v;
+	json_object_foreach(in, key, v) {
+		if (strcmp(key, "time") && strcmp(key, "level") && strcmp(key, "process") && strcmp(key, "event"))
+			json_object_set(out, key, v);
+	}
+	const char *claimed = json_string_value(json_object_get(in, "process"));
+	if (claimed && strcmp(claimed, name) != 0)
+		json_object_set_new(out, "claimed_process", json_string(claimed));
+	return out;
+}
 
 void logrelay_emit_line(const char *name, const char *line, size_t len, bool truncated)
 {
@@ -16,11 +57,9 @@ void logrelay_emit_line(const char *name, const char *line, size_t len, bool tru
 	if (!truncated && len > 1 && line[0] == '{')
 		obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 	if (json_is_object(obj)) {
-		const char *claimed = json_string_value(json_object_get(obj, "process"));
-		if (claimed && strcmp(claimed, name) != 0)
-			json_object_set_new(obj, "claimed_process", json_string(claimed));
-		json_object_set_new(obj, "process", json_string(name));
-		char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_t *norm = normalise(obj, name);
+		char *text = json_dumps(norm, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(norm);
 		if (text) {
 			size_t tlen = strlen(text);
 			text[tlen] = '\n'; /* json_dumps allocates tlen + 1; the NUL becomes the newline */

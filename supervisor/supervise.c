@@ -523,16 +523,22 @@ static int start_child(struct supervisor *sup, struct child *c)
 		snprintf(ubsan_env, sizeof ubsan_env, "UBSAN_OPTIONS=%s", ubsan);
 	char *role_env[] = { level_env, asan_env, ubsan_env[0] ? ubsan_env : NULL, NULL };
 
-	/* A third-party server may read and run the system's programs and libraries and its
-	 * own directory; it may write only /tmp and /dev/null. */
-	char own_dir[PATH_MAX] = "";
-	if (thirdparty && strchr(srv->argv[0], '/') && realpath(srv->argv[0], own_dir)) {
-		char *slash = strrchr(own_dir, '/');
-		if (slash && slash != own_dir)
+	/* A third-party server may read and run the system's programs and libraries, and read
+	 * the directories of the files its command line names (its program, its script and the
+	 * modules beside it); it may write only /tmp and /dev/null. */
+	char own_dirs[8][PATH_MAX];
+	size_t n_own = 0;
+	for (size_t i = 0; thirdparty && i < srv->argc && n_own < 8; i++) {
+		if (srv->argv[i][0] != '/' || !realpath(srv->argv[i], own_dirs[n_own]))
+			continue;
+		char *slash = strrchr(own_dirs[n_own], '/');
+		if (slash && slash != own_dirs[n_own])
 			*slash = '\0';
+		n_own++;
 	}
-	const char *rx[] = { "/usr", "/lib", "/lib64", "/bin", "/sbin", "/opt", "/usr/local",
-	                     own_dir[0] ? own_dir : NULL, NULL };
+	const char *rx[16] = { "/usr", "/lib", "/lib64", "/bin", "/sbin", "/opt", "/usr/local" };
+	for (size_t i = 0; i < n_own; i++)
+		rx[7 + i] = own_dirs[i];
 	const char *ro[] = { "/etc", "/proc", "/sys/devices/system/cpu", "/dev/urandom", "/dev/random",
 	                     NULL };
 	const char *rw[] = { "/dev/null", "/tmp", NULL };

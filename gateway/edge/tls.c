@@ -447,7 +447,7 @@ static int tls_flush(struct conn *c)
 	struct tls_conn *t = tls_of(c);
 	size_t queued;
 	while ((queued = evbuffer_get_length(c->out)) > 0) {
-		size_t n = 0;
+		size_t n = t->write_retry_len;
 		if (n == 0)
 			n = queued < t->max_payload ? queued : t->max_payload;
 		unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)n);
