@@ -24,7 +24,8 @@
  * Every slice (struct http_str) points into the buffer given to the latest call.
  *
  * Decisions (strict on purpose; each refusal is a status plus a reason):
- *  - Methods GET HEAD POST PUT DELETE OPTIONS PATCH; any other token is 501 (the route decides 405).
+ *  - Methods GET HEAD POST PUT DELETE OPTIONS PATCH; any other token is 501 (RFC 9110 15.6.2);
+ *    405 for a known method a route does not serve is the edge's answer, not the parser's.
  *  - Request line: exactly "METHOD SP target SP HTTP/1.x" CRLF; HTTP/1.1 and HTTP/1.0, other
  *    well-formed versions 505. Up to 4 empty lines before it are skipped (RFC 9112 2.2).
  *  - Target: origin-form ("/path?query", RFC 3986 characters, valid %XX) or "*" for OPTIONS

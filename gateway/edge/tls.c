@@ -35,7 +35,9 @@
  * first bytes arrive (a silent TCP connection costs a struct conn and an empty evbuffer),
  * keep the handshake state short-lived (mbedtls frees it at the end of the handshake), and
  * leave session caches and tickets off. Our queued output lives in the conn's evbuffer and is
- * freed as it drains.
+ * freed as it drains. Parking idle connections with mbedtls_ssl_context_save() is not an
+ * option either: 2.28 serializes only DTLS contexts. Measured (test_tls --rss 1000, server
+ * RSS): ~1.6 KiB per silent TCP connection, ~35 KiB per idle established TLS connection.
  */
 
 /* TLS record payload we fill when coalescing queued writes. */

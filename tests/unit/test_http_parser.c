@@ -312,6 +312,32 @@ static void test_header_refusals(void)
 	             417, "expectation");
 }
 
+/* Values are checked eight bytes at a time: try every byte at every position of a long value. */
+static void test_value_bytes(void)
+{
+	const char *head = "GET / HTTP/1.1\r\nHost: a\r\nX-V: ";
+	size_t head_len = strlen(head), value_len = 21;
+	char raw[128];
+	int wrong = 0;
+	for (int c = 0; c < 256; c++) {
+		bool allowed = c == '\t' || (c >= 0x20 && c != 0x7f);
+		for (size_t at = 0; at < value_len; at++) {
+			memcpy(raw, head, head_len);
+			memset(raw + head_len, 'v', value_len);
+			raw[head_len + at] = (char)c;
+			memcpy(raw + head_len + value_len, "\r\n\r\n", 4);
+			struct http_request req;
+			http_request_init(&req, &http_default_limits);
+			enum http_parse_result res = http_parse(&req, raw, head_len + value_len + 4);
+			bool ok = allowed ? res == HTTP_PARSE_DONE
+			                  : res == HTTP_PARSE_ERROR && req.status == 400;
+			if (!ok && wrong++ < 5)
+				printf("# byte 0x%02x at %zu: res=%d\n", c, at, res);
+		}
+	}
+	report(wrong == 0, "every byte at every position of a header value", "%d wrong", wrong);
+}
+
 static void test_framing_refusals(void)
 {
 	expect_error("CL.TE", "POST /" H11 "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -955,6 +981,7 @@ int main(void)
 	test_request_line_refusals();
 	test_header_refusals();
 	test_framing_refusals();
+	test_value_bytes();
 	test_full_request();
 	test_keep_alive();
 	test_expect_continue();

@@ -41,6 +41,7 @@ extern char **environ;
 
 static int failures;
 
+__attribute__((format(printf, 2, 3)))
 static void check(int ok, const char *fmt, ...)
 {
 	va_list ap;
@@ -1382,6 +1383,7 @@ int main(int argc, char **argv)
 	log_init("test_tls");
 	if (setup_identities() != 0) {
 		printf("FAIL - test identities could not be generated\n");
+		cleanup_tmpdir();
 		return 1;
 	}
 	if (argc == 3 && strcmp(argv[1], "--rss") == 0) {
@@ -1395,6 +1397,7 @@ int main(int argc, char **argv)
 	struct tls_context *rsa = tls_context_new(rsa_id.cert, rsa_id.key, &err);
 	if (!ec || !rsa) {
 		printf("FAIL - contexts: %s\n", err);
+		cleanup_tmpdir();
 		return 1;
 	}
 	test_openssl_policy(ec, rsa);
