@@ -46,6 +46,27 @@ struct config_server {
 	                     * NULL when absent) */
 };
 
+/* auth.oauth: the OAuth 2.1 resource server, accepting one issuer's JWT access tokens. */
+#define CONFIG_OAUTH_MAX_LIST 32    /* client_ids, required_scopes */
+#define CONFIG_OAUTH_RS256 (1u << 0)
+#define CONFIG_OAUTH_ES256 (1u << 1)
+
+struct config_oauth {
+	bool enabled;                /* "oauth" is configured */
+	char issuer[512];            /* compared exactly with the token's "iss" */
+	char jwks_url[1024];         /* https:// (http:// only for 127.0.0.1 / [::1]) */
+	char audience[528];          /* must be in "aud"; default public_url + "/mcp" */
+	/* NULL-terminated; empty when not configured. */
+	char *client_ids[CONFIG_OAUTH_MAX_LIST + 1];      /* Cognito: accepted "client_id"s */
+	char *required_scopes[CONFIG_OAUTH_MAX_LIST + 1]; /* every one must be granted */
+	unsigned algorithms;         /* CONFIG_OAUTH_* bits; default both */
+	uint32_t leeway_seconds;     /* clock skew allowed on exp/nbf/iat; default 60 */
+	/* role_claims: {"group": ["role", ...]} and {"scope": [...]}; borrowed from root,
+	 * NULL when absent. */
+	json_t *group_roles;
+	json_t *scope_roles;
+};
+
 struct config_restart {
 	uint32_t max_deaths;     /* permanent failure after this many deaths ... */
 	uint32_t window_seconds; /* ... within this many seconds; defaults 5 in 60 */
@@ -76,6 +97,7 @@ struct config {
 
 	bool anonymous;            /* auth admits an unauthenticated principal (off by default) */
 	char keys_file[4096];      /* API key records; read by the supervisor, shipped to auth */
+	struct config_oauth oauth; /* auth.oauth; oauth.enabled false when absent */
 
 	struct config_server servers[CONFIG_MAX_SERVERS];
 	size_t n_servers;

@@ -22,6 +22,19 @@
  *                   the Mcp-Session-Id to send).
  *   FRAME_ERROR     the exchange fails at the HTTP level: meta has DP_STATUS (and optional
  *                   DP_REASON, DP_HEADERS), the body is a JSON-RPC error a client can show.
+ *
+ * Added by the router (what the router sends, and what the edge already does with it):
+ *   - A FRAME_RESPONSE with an empty body carries no message, only its flags and meta.
+ *     With FINAL it ends the exchange: a POST that got nothing else (only notifications or
+ *     responses in it, or its one request was cancelled) is answered 202, a DELETE 200, a
+ *     stream simply ends. Without FINAL, as the first frame of a GET or HTTP+SSE exchange,
+ *     it opens the event stream (for HTTP+SSE its meta carries DP_NEW_SESSION, so the
+ *     endpoint event can name the session).
+ *   - DP_KIND_SSE_POST: the router answers the POST at once with an empty FINAL frame; the
+ *     replies go out on the session's HTTP+SSE stream.
+ *   - FRAME_ERROR always carries FRAME_FLAG_FINAL. 2026-07-28 errors that the revision puts
+ *     on the status line come this way: 400 (-32602 bad _meta, -32020, -32021, -32022) and
+ *     404 (-32601), when nothing was sent on the stream yet.
  */
 #ifndef MCPGATE_DATAPATH_H
 #define MCPGATE_DATAPATH_H
@@ -42,6 +55,11 @@
 #define DP_REQUEST_ID "rid"          /* request id for logs, set by the edge */
 #define DP_LAST_EVENT_ID "last_event_id"
 #define DP_PRINCIPAL "principal"     /* auth -> router: {"id","name","roles":[...]} */
+/* Proposed by the router, not yet sent by auth: inside DP_PRINCIPAL, the exposed tool names
+ * this principal may call, as shell globs ("data__*", "gh__get_?ssue"). The router then lists
+ * only these in tools/list and answers "unknown tool" for others, so the list shows exactly
+ * what tools/call would allow. Absent = every tool. */
+#define DP_PRINCIPAL_TOOLS "tools"
 #define DP_SESSION "session"         /* auth -> router: the opened session object, or absent */
 #define DP_MCP_METHOD "mcp_method"   /* 2026-07-28: Mcp-Method header (checked by the edge) */
 

@@ -111,6 +111,10 @@ void upstream_attach(struct upstream *up, int fd);
 struct outreq *upstream_request(struct upstream *up, const char *method, json_t *params,
                                 outreq_done_fn done, void *arg, uint32_t timeout_ms,
                                 const char **why);
+/* The same with the wire id chosen by the caller (a call's id doubles as its progress token). */
+struct outreq *upstream_request_id(struct upstream *up, uint64_t rid, const char *method,
+                                   json_t *params, outreq_done_fn done, void *arg,
+                                   uint32_t timeout_ms, const char **why);
 /* Forgets an outstanding request without calling its callback. */
 void outreq_forget(struct router *r, uint64_t rid);
 /* Sends a notification or a response; the message is stolen. Returns 0 or -1. */
@@ -273,7 +277,7 @@ void calls_upstream_cancelled(struct upstream *up, json_t *params);
 /* A client's answer to a server->client request (a JSON-RPC response in a POST). */
 void calls_client_response(struct request_ctx *ctx, json_t *msg);
 void relays_sweep(struct router *r);
-/* Copies client params for an upstream: drops io.mcpgate/* and the 2026-07-28 protocol keys
+/* Copies client params for an upstream: drops the io.mcpgate keys and the 2026-07-28 protocol keys
  * from _meta, adds the caller, swaps the progress token for `rid`. New reference. */
 json_t *forward_params(const json_t *params, const json_t *principal, uint64_t rid,
                        json_t **client_token);
@@ -309,6 +313,15 @@ bool listen_wants(const struct stream *st, const char *method, const char *uri);
 
 /* ---- the router (main.c) ---- */
 
+/* A frame from auth held while upstreams are still starting (copies of its parts). */
+struct deferred_frame {
+	uint8_t type;
+	uint16_t flags;
+	uint32_t stream_id;
+	uint8_t *meta, *body;
+	uint32_t meta_len, body_len;
+};
+
 struct router {
 	struct event_base *base;
 	struct role_context rc;
@@ -326,7 +339,8 @@ struct router {
 	uint64_t next_internal;
 	uint64_t started_ms;
 	bool warm;
-	json_t *deferred;          /* frames held during warm-up: [[type, flags, id, meta, body]] */
+	struct deferred_frame *deferred; /* frames held during warm-up, oldest first */
+	size_t n_deferred;
 	bool draining;
 	bool congested;
 	struct event *tick;        /* sweeps, warm-up deadline, drain */

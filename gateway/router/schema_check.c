@@ -95,7 +95,11 @@ static bool is_integral(const json_t *v)
 	if (!json_is_real(v))
 		return false;
 	double d = json_real_value(v);
-	return isfinite(d) && floor(d) == d;
+	if (!isfinite(d))
+		return false;
+	if (d >= 9007199254740992.0 || d <= -9007199254740992.0)
+		return true; /* beyond 2^53 every double is a whole number */
+	return (double)(long long)d == d;
 }
 
 /* Equality as JSON Schema sees it: 1 and 1.0 are the same number. */
@@ -269,8 +273,14 @@ static bool check_number(struct check *c, const json_t *schema, const json_t *v)
 		return fail(c, "must be < %g, got %s", b, got);
 	if (bound(schema, "multipleOf", &b) && b > 0) {
 		double q = x / b;
-		if (isfinite(q) && fabs(q - nearbyint(q)) > 1e-9 * fmax(1.0, fabs(q)))
-			return fail(c, "must be a multiple of %g, got %s", b, got);
+		if (isfinite(q) && q < 9e15 && q > -9e15) {
+			double nearest = (double)(long long)(q + (q >= 0 ? 0.5 : -0.5));
+			double off = q - nearest, scale = q < 0 ? -q : q;
+			if (off < 0)
+				off = -off;
+			if (off > 1e-9 * (scale > 1.0 ? scale : 1.0))
+				return fail(c, "must be a multiple of %g, got %s", b, got);
+		}
 	}
 	return true;
 }

