@@ -617,12 +617,350 @@ static int load_edge(struct loader *ld, json_t *v)
 	                load_string_list(ld, h, c->allowed_hosts, HOSTS));
 }
 
+/* ---- auth.oauth ---- */
+
+#define OAUTH_MAX_MAP 256       /* entries of a role_claims map */
+#define OAUTH_MAX_ROLES 32      /* roles one group or scope grants */
+
+/* Client ids, scopes and role names: printable ASCII without spaces or quotes (an RFC 6749
+ * scope-token), so they can be split on spaces, logged and matched without surprises. */
+static bool valid_oauth_name(const char *s)
+{
+	for (; *s; s++) {
+		if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\')
+			return false;
+	}
+	return true;
+}
+
+/* "127.0.0.1[:port]" or "[::1][:port]" up to the path. */
+static bool is_loopback_authority(const char *rest)
+{
+	static const char *const hosts[] = { "127.0.0.1", "[::1]", NULL };
+	size_t len = strcspn(rest, "/");
+
+	for (size_t i = 0; hosts[i]; i++) {
+		size_t n = strlen(hosts[i]);
+		if (len >= n && memcmp(rest, hosts[i], n) == 0 && (len == n || rest[n] == ':'))
+			return true;
+	}
+	return false;
+}
+
+enum oauth_url_kind { ISSUER_URL, JWKS_URL };
+
+static int load_oauth_url(struct loader *ld, json_t *v, char *out, size_t cap,
+                          enum oauth_url_kind kind)
+{
+	const char *why;
+
+	if (copy_string(ld, v, out, cap, false) < 0)
+		return -1;
+	why = check_url(out, true);
+	/* Keys fetched over plain HTTP could be swapped by anyone on the path. */
+	if (!why && kind == JWKS_URL && strncmp(out, "http://", 7) == 0 &&
+	    !is_loopback_authority(out + 7))
+		why = "must start with https:// (http:// only for 127.0.0.1 and [::1], in tests)";
+	return why ? fail(ld, v, "%s", why) : 0;
+}
+
+/* An array of at most CONFIG_OAUTH_MAX_LIST names, copied into out (NULL-terminated). */
+static int load_oauth_names(struct loader *ld, json_t *v, char **out)
+{
+	size_t i;
+	json_t *item;
+	const char *s;
+
+	if (!json_is_array(v) || json_array_size(v) > CONFIG_OAUTH_MAX_LIST)
+		return fail(ld, v, "must be an array of at most %d strings", CONFIG_OAUTH_MAX_LIST);
+	json_array_foreach(v, i, item) {
+		size_t mark = path_push_index(ld, i);
+		if (want_string(ld, item, 256, false, &s) < 0)
+			return -1;
+		if (!valid_oauth_name(s))
+			return fail(ld, item, "must be printable ASCII without spaces or quotes");
+		out[i] = strdup(s);
+		if (!out[i])
+			return fail_oom(ld);
+		path_pop(ld, mark);
+	}
+	return 0;
+}
+
+static int load_oauth_algorithms(struct loader *ld, json_t *v, unsigned *out)
+{
+	size_t i;
+	json_t *item;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2)
+		return fail(ld, v, "must be a non-empty array of \"RS256\" and/or \"ES256\"");
+	*out = 0;
+	json_array_foreach(v, i, item) {
+		size_t mark = path_push_index(ld, i);
+		const char *s = json_string_value(item);
+		if (s && strcmp(s, "RS256") == 0)
+			*out |= CONFIG_OAUTH_RS256;
+		else if (s && strcmp(s, "ES256") == 0)
+			*out |= CONFIG_OAUTH_ES256;
+		else
+			return fail(ld, item, "must be \"RS256\" or \"ES256\" (HMAC algorithms and "
+			            "\"none\" are never accepted)");
+		path_pop(ld, mark);
+	}
+	return 0;
+}
+
+/* {"name": ["role", ...], ...}: the roles a group or a scope grants. */
+static int load_oauth_role_map(struct loader *ld, json_t *v, json_t **out)
+{
+	const char *key;
+	json_t *roles;
+
+	if (!json_is_object(v) || json_object_size(v) > OAUTH_MAX_MAP)
+		return fail(ld, json_is_object(v) ? NULL : v, "must be an object of at most %d "
+		            "\"name\": [\"role\", ...] entries", OAUTH_MAX_MAP);
+	json_object_foreach(v, key, roles) {
+		size_t mark = path_push_key(ld, key);
+		size_t i;
+		json_t *role;
+		const char *s;
+		if (key[0] == '\0' || strlen(key) > 255)
+			return fail(ld, NULL, "names must be 1..255 bytes long");
+		if (!json_is_array(roles) || json_array_size(roles) == 0 ||
+		    json_array_size(roles) > OAUTH_MAX_ROLES)
+			return fail(ld, roles, "must be a non-empty array of at most %d role names",
+			            OAUTH_MAX_ROLES);
+		json_array_foreach(roles, i, role) {
+			size_t inner = path_push_index(ld, i);
+			if (want_string(ld, role, 65, false, &s) < 0)
+				return -1;
+			if (!valid_oauth_name(s))
+				return fail(ld, role, "must be printable ASCII without spaces or quotes");
+			path_pop(ld, inner);
+		}
+		path_pop(ld, mark);
+	}
+	*out = v;
+	return 0;
+}
+
+static int load_oauth_role_claims(struct loader *ld, json_t *v)
+{
+	static const char *const keys[] = { "groups", "scopes", NULL };
+	struct config_oauth *o = &ld->cfg->oauth;
+
+	if (want_object(ld, v, keys) < 0 ||
+	    WITH_KEY(ld, v, "groups", g, load_oauth_role_map(ld, g, &o->group_roles)) < 0)
+		return -1;
+	return WITH_KEY(ld, v, "scopes", s, load_oauth_role_map(ld, s, &o->scope_roles));
+}
+
+static int load_oauth(struct loader *ld, json_t *v)
+{
+	static const char *const keys[] = {
+		"issuer", "jwks_url", "audience", "client_ids", "algorithms", "leeway_seconds",
+		"required_scopes", "role_claims", NULL
+	};
+	struct config_oauth *o = &ld->cfg->oauth;
+
+	o->enabled = true;
+	o->algorithms = CONFIG_OAUTH_RS256 | CONFIG_OAUTH_ES256;
+	o->leeway_seconds = 60;
+	if (want_object(ld, v, keys) < 0 || require_key(ld, v, "issuer") < 0 ||
+	    require_key(ld, v, "jwks_url") < 0 ||
+	    WITH_KEY(ld, v, "issuer", s,
+	             load_oauth_url(ld, s, o->issuer, sizeof o->issuer, ISSUER_URL)) < 0 ||
+	    WITH_KEY(ld, v, "jwks_url", s,
+	             load_oauth_url(ld, s, o->jwks_url, sizeof o->jwks_url, JWKS_URL)) < 0 ||
+	    WITH_KEY(ld, v, "audience", s,
+	             copy_string(ld, s, o->audience, sizeof o->audience, false)) < 0 ||
+	    WITH_KEY(ld, v, "client_ids", l, load_oauth_names(ld, l, o->client_ids)) < 0 ||
+	    WITH_KEY(ld, v, "algorithms", a, load_oauth_algorithms(ld, a, &o->algorithms)) < 0 ||
+	    opt_uint(ld, v, "leeway_seconds", 0, 600, &o->leeway_seconds) < 0 ||
+	    WITH_KEY(ld, v, "required_scopes", l, load_oauth_names(ld, l, o->required_scopes)) < 0)
+		return -1;
+	return WITH_KEY(ld, v, "role_claims", r, load_oauth_role_claims(ld, r));
+}
+
+/* Once public_url is known: tokens must name this resource in "aud" (RFC 8707), and the
+ * resource is the MCP endpoint unless the operator names another audience. */
+static void default_oauth_audience(struct config *c)
+{
+	size_t len = strlen(c->public_url);
+
+	if (!c->oauth.enabled || c->oauth.audience[0])
+		return;
+	if (len > 0 && c->public_url[len - 1] == '/')
+		len--;
+	snprintf(c->oauth.audience, sizeof c->oauth.audience, "%.*s/mcp", (int)len, c->public_url);
+}
+
+/* ---- auth.rate_limit, auth.redis and the top-level "roles": checked here, read by
+ * gateway/auth/limiter.c and rbac.c from the auth slice ---- */
+
+#define ROLES_MAX 256          /* the shipped defaults add a few more in auth */
+#define ROLE_PATTERNS_MAX 256  /* per role and kind */
+#define ROLE_PATTERN_BYTES 512 /* resource URIs can be long */
+#define RPM_MAX 1000000
+
+static int load_rate_limit(struct loader *ld, json_t *v)
+{
+	static const char *const keys[] = { "requests", "window_seconds", NULL };
+	uint32_t n;
+
+	if (want_object(ld, v, keys) < 0 || opt_uint(ld, v, "requests", 1, RPM_MAX, &n) < 0)
+		return -1;
+	return opt_uint(ld, v, "window_seconds", 1, 86400, &n);
+}
+
+static int load_redis_host(struct loader *ld, json_t *v)
+{
+	const char *s;
+
+	if (want_string(ld, v, 256, false, &s) < 0)
+		return -1;
+	if (!valid_dns_name(s, strlen(s)) && !valid_ip(AF_INET, s, strlen(s)) &&
+	    !valid_ip(AF_INET6, s, strlen(s)))
+		return fail(ld, v, "must be a host name or an IP address");
+	return 0;
+}
+
+/* A secret: never quoted in a message. */
+static int load_redis_password(struct loader *ld, json_t *v)
+{
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 255 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return fail(ld, NULL, "must be a string of 1..255 bytes (not shown: a secret)");
+	return 0;
+}
+
+static int load_fail_mode(struct loader *ld, json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || (strcmp(s, "closed") != 0 && strcmp(s, "local") != 0))
+		return fail(ld, v, "must be \"closed\" (refuse with 503 while Redis is down) or "
+		            "\"local\" (each replica limits alone meanwhile)");
+	return 0;
+}
+
+static int load_redis(struct loader *ld, json_t *v)
+{
+	static const char *const keys[] = { "host", "port", "password", "db", "fail_mode", NULL };
+	uint32_t n;
+
+	if (want_object(ld, v, keys) < 0 || require_key(ld, v, "host") < 0 ||
+	    WITH_KEY(ld, v, "host", h, load_redis_host(ld, h)) < 0 ||
+	    opt_uint(ld, v, "port", 1, 65535, &n) < 0 || opt_uint(ld, v, "db", 0, 65535, &n) < 0 ||
+	    WITH_KEY(ld, v, "password", p, load_redis_password(ld, p)) < 0)
+		return -1;
+	return WITH_KEY(ld, v, "fail_mode", m, load_fail_mode(ld, m));
+}
+
+/* The characters `mcpgate keygen --roles` accepts, so every key's roles can be defined. */
+static bool valid_role_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len >= 1 && len <= 64 && all_in_set(s, ALNUM "._@-");
+}
+
+/* Printable ASCII without spaces: what exposed names and URIs are written in. */
+static bool valid_role_pattern(const char *s, size_t len)
+{
+	if (len == 0 || len >= ROLE_PATTERN_BYTES)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static int load_role_patterns(struct loader *ld, json_t *v)
+{
+	size_t i;
+	json_t *item;
+
+	if (!json_is_array(v) || json_array_size(v) > ROLE_PATTERNS_MAX)
+		return fail(ld, v, "must be an array of at most %d patterns", ROLE_PATTERNS_MAX);
+	json_array_foreach(v, i, item) {
+		size_t mark = path_push_index(ld, i);
+		if (!json_is_string(item) ||
+		    !valid_role_pattern(json_string_value(item), json_string_length(item)))
+			return fail(ld, item, "must be a glob ('*' any run, '?' one character) of "
+			            "1..%d printable characters without spaces", ROLE_PATTERN_BYTES - 1);
+		path_pop(ld, mark);
+	}
+	return 0;
+}
+
+static int load_tool_rpm(struct loader *ld, json_t *v)
+{
+	const char *glob;
+	json_t *n;
+	uint32_t rpm;
+
+	if (!json_is_object(v) || json_object_size(v) > ROLE_PATTERNS_MAX)
+		return fail(ld, v, "must be an object of at most %d {\"tool glob\": requests per "
+		            "minute}", ROLE_PATTERNS_MAX);
+	json_object_foreach(v, glob, n) {
+		size_t mark = path_push_key(ld, glob);
+		if (!valid_role_pattern(glob, strlen(glob)))
+			return fail(ld, NULL, "the key must be a tool glob of 1..%d printable characters "
+			            "without spaces", ROLE_PATTERN_BYTES - 1);
+		if (want_uint(ld, n, 1, RPM_MAX, &rpm) < 0)
+			return -1;
+		path_pop(ld, mark);
+	}
+	return 0;
+}
+
+static int load_role(struct loader *ld, json_t *v)
+{
+	static const char *const keys[] = { "tools", "prompts", "resources", "rpm", "tool_rpm", NULL };
+	uint32_t rpm;
+
+	if (want_object(ld, v, keys) < 0 ||
+	    WITH_KEY(ld, v, "tools", t, load_role_patterns(ld, t)) < 0 ||
+	    WITH_KEY(ld, v, "prompts", p, load_role_patterns(ld, p)) < 0 ||
+	    WITH_KEY(ld, v, "resources", r, load_role_patterns(ld, r)) < 0 ||
+	    opt_uint(ld, v, "rpm", 1, RPM_MAX, &rpm) < 0)
+		return -1;
+	return WITH_KEY(ld, v, "tool_rpm", t, load_tool_rpm(ld, t));
+}
+
+static int load_roles(struct loader *ld, json_t *v)
+{
+	const char *name;
+	json_t *def;
+
+	if (!json_is_object(v) || json_object_size(v) > ROLES_MAX)
+		return fail(ld, v, "must be an object of at most %d roles: {\"name\": {\"tools\": "
+		            "[...], \"prompts\": [...], \"resources\": [...], \"rpm\": N, "
+		            "\"tool_rpm\": {...}}}", ROLES_MAX);
+	json_object_foreach(v, name, def) {
+		size_t mark = path_push_key(ld, name);
+		if (!valid_role_name(name))
+			return fail(ld, NULL, "role names must be 1..64 of [A-Za-z0-9._@-]");
+		if (load_role(ld, def) < 0)
+			return -1;
+		path_pop(ld, mark);
+	}
+	return 0;
+}
+
 static int load_auth(struct loader *ld, json_t *v)
 {
-	static const char *const keys[] = { "anonymous", "keys_file", NULL };
+	static const char *const keys[] = {
+		"anonymous", "keys_file", "oauth", "rate_limit", "redis", NULL
+	};
 	struct config *c = ld->cfg;
 
-	if (want_object(ld, v, keys) < 0 || opt_bool(ld, v, "anonymous", &c->anonymous) < 0)
+	if (want_object(ld, v, keys) < 0 || opt_bool(ld, v, "anonymous", &c->anonymous) < 0 ||
+	    WITH_KEY(ld, v, "oauth", o, load_oauth(ld, o)) < 0 ||
+	    WITH_KEY(ld, v, "rate_limit", r, load_rate_limit(ld, r)) < 0 ||
+	    WITH_KEY(ld, v, "redis", r, load_redis(ld, r)) < 0)
 		return -1;
 	return path_key(ld, v, "keys_file", c->keys_file, sizeof c->keys_file, REGULAR_FILE);
 }
@@ -951,8 +1289,8 @@ static int check_tls_present(struct loader *ld, json_t *root)
 static int load_document(struct loader *ld, json_t *root)
 {
 	static const char *const keys[] = {
-		"listen", "tls", "public_url", "edge", "auth", "servers", "supervisor", "log",
-		"sandbox", NULL
+		"listen", "tls", "public_url", "edge", "auth", "roles", "servers", "supervisor",
+		"log", "sandbox", NULL
 	};
 
 	set_defaults(ld->cfg);
@@ -961,15 +1299,20 @@ static int load_document(struct loader *ld, json_t *root)
 	    WITH_KEY(ld, root, "tls", v, load_tls(ld, v)) < 0 ||
 	    WITH_KEY(ld, root, "edge", v, load_edge(ld, v)) < 0 ||
 	    WITH_KEY(ld, root, "auth", v, load_auth(ld, v)) < 0 ||
+	    WITH_KEY(ld, root, "roles", v, load_roles(ld, v)) < 0 ||
 	    WITH_KEY(ld, root, "servers", v, load_servers(ld, v)) < 0 ||
 	    WITH_KEY(ld, root, "supervisor", v, load_supervisor(ld, v)) < 0 ||
 	    WITH_KEY(ld, root, "log", v, load_log(ld, v)) < 0 ||
 	    WITH_KEY(ld, root, "sandbox", v, load_sandbox(ld, v)) < 0 ||
 	    check_tls_present(ld, root) < 0)
 		return -1;
-	if (json_object_get(root, "public_url"))
-		return WITH_KEY(ld, root, "public_url", v, load_public_url(ld, v));
-	derive_public_url(ld->cfg);
+	if (json_object_get(root, "public_url")) {
+		if (WITH_KEY(ld, root, "public_url", v, load_public_url(ld, v)) < 0)
+			return -1;
+	} else {
+		derive_public_url(ld->cfg);
+	}
+	default_oauth_audience(ld->cfg);
 	return 0;
 }
 
@@ -1107,6 +1450,10 @@ void config_free(struct config *cfg)
 			free(srv->env[j]);
 		free(srv->env);
 	}
+	for (size_t i = 0; i < CONFIG_OAUTH_MAX_LIST; i++) {
+		free(cfg->oauth.client_ids[i]);
+		free(cfg->oauth.required_scopes[i]);
+	}
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -1162,7 +1509,7 @@ json_t *config_slice_for_role(const struct config *cfg, const char *role)
 {
 	static const char *const common[] = { "log", "sandbox", NULL };
 	static const char *const edge[] = { "listen", "edge", NULL };
-	static const char *const auth[] = { "auth", NULL };
+	static const char *const auth[] = { "auth", "roles", NULL };
 	json_t *servers = cfg && cfg->root ? json_object_get(cfg->root, "servers") : NULL;
 	json_t *slice;
 	int rc = 0;

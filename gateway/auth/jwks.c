@@ -477,8 +477,10 @@ static void finish_transfer(struct jwks_cache *c, CURLcode result)
 	struct jwks next;
 
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (t->too_large)
+	if (t->too_large || result == CURLE_FILESIZE_EXCEEDED)
 		snprintf(err, sizeof err, "response larger than %zu bytes", c->max_bytes);
+	else if (result == CURLE_OPERATION_TIMEDOUT)
+		snprintf(err, sizeof err, "timed out: no complete answer within %u ms", c->timeout_ms);
 	else if (result != CURLE_OK)
 		snprintf(err, sizeof err, "%s", t->error[0] ? t->error : curl_easy_strerror(result));
 	else if (status != 200)

@@ -9,6 +9,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <inttypes.h>
 #include <mbedtls/sha256.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,10 +269,13 @@ static int window_reserve(struct window_table *t, struct window *w, uint32_t lim
 		want = limit;
 	if (want <= w->count)
 		want = (uint64_t)w->count + 1;
-	size_t more = (size_t)want - w->cap;
-	while (t->entries + more > t->max_entries)
-		if (!evict_one(t, now))
-			return -1;
+	while (t->entries + ((size_t)want - w->cap) > t->max_entries && evict_one(t, now))
+		;
+	/* Near the budget, grow by what is left rather than refuse while slots remain. */
+	if (t->entries + ((size_t)want - w->cap) > t->max_entries)
+		want = w->cap + (t->max_entries > t->entries ? t->max_entries - t->entries : 0);
+	if (want <= w->count)
+		return -1;
 	return ring_resize(t, w, (uint32_t)want);
 }
 
@@ -435,7 +439,7 @@ int limiter_config_from_json(const json_t *root, struct limiter_config *cfg, cha
 		return -1;
 	cfg->redis_port = (uint16_t)v;
 	v = cfg->redis_db;
-	if (json_uint(redis, "db", 0, 1000000, &v, "auth.redis", err, errlen) < 0)
+	if (json_uint(redis, "db", 0, 65535, &v, "auth.redis", err, errlen) < 0)
 		return -1;
 	cfg->redis_db = (uint32_t)v;
 	if (json_text(redis, "password", cfg->redis_password, sizeof cfg->redis_password,
@@ -962,6 +966,7 @@ static bool retry_after_noscript(struct limiter *l, redisAsyncContext *ac, struc
 		return false;
 	p->retried = true;
 	l->stats.noscript_reloads++;
+	log_info("redis_script_reloaded", LOG_STR("reason", "NOSCRIPT: the script cache was emptied"));
 	return redisAsyncCommand(ac, on_script_loaded, l, "SCRIPT LOAD %s", window_script) == REDIS_OK &&
 	       send_check(l, p) == REDIS_OK;
 }

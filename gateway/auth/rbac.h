@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RBAC_MAX_ROLES 256
+#define RBAC_MAX_ROLES 512
 #define RBAC_MAX_PATTERNS 256   /* per role and kind */
 #define RBAC_PATTERN_MAX 512    /* bytes of one pattern (resource URIs can be long) */
 #define RBAC_NAME_MAX 4096      /* longer names are refused unmatched */

@@ -36,7 +36,7 @@ static bool protocol_meta_key(const char *key)
 }
 
 json_t *forward_params(const json_t *params, const json_t *principal, uint64_t rid,
-                       json_t **client_token)
+                       json_t **client_token, bool stateless_passthrough)
 {
 	json_t *out = json_is_object(params) ? json_deep_copy(params) : json_object();
 	json_t *clean = json_object();
@@ -45,14 +45,17 @@ json_t *forward_params(const json_t *params, const json_t *principal, uint64_t r
 		json_decref(clean);
 		return NULL;
 	}
-	/* The 2026-07-28 input-required round trip ends here; upstreams see plain calls. */
-	json_object_del(out, "inputResponses");
-	json_object_del(out, "requestState");
+	if (!stateless_passthrough) {
+		/* The input-required round trip ends here (mrtr.c); upstreams see plain calls. */
+		json_object_del(out, "inputResponses");
+		json_object_del(out, "requestState");
+	}
 	const char *key;
 	json_t *v;
 	json_object_foreach(json_object_get(out, "_meta"), key, v) {
 		/* A client must not speak for mcpgate (io.mcpgate/caller above all). */
-		if (strncmp(key, META_OURS_PREFIX, strlen(META_OURS_PREFIX)) == 0 || protocol_meta_key(key))
+		if (strncmp(key, META_OURS_PREFIX, strlen(META_OURS_PREFIX)) == 0 ||
+		    (!stateless_passthrough && protocol_meta_key(key)))
 			continue;
 		if (strcmp(key, "progressToken") == 0) {
 			if (client_token && (json_is_string(v) || json_is_integer(v)))
@@ -121,6 +124,16 @@ static void call_answer(struct call *c, const json_t *resp, const char *failure)
 		msg = jrpc_error(c->client_id, RPC_INTERNAL_ERROR, text,
 		                 json_pack("{s:s, s:s}", "upstream", c->up->name, "status",
 		                           upstream_state_name(c->up->state)));
+	} else if (err && c->stateless) {
+		/* The revision's HTTP statuses apply to an upstream's errors too (-32021: 400). */
+		struct stream *st = stream_find(c->r, c->stream_key);
+		int code = (int)json_integer_value(json_object_get(err, "code"));
+		const char *text = json_string_value(json_object_get(err, "message"));
+		json_t *data = json_object_get(err, "data");
+		if (st)
+			stream_fail(c->r, st, c->client_id, stateless_http_status(code), code,
+			            text ? text : "error", data ? json_deep_copy(data) : NULL);
+		return;
 	} else if (err) {
 		msg = json_pack("{s:s, s:O, s:O}", "jsonrpc", "2.0", "id", c->client_id, "error", err);
 	} else {
@@ -221,6 +234,7 @@ void call_start(struct request_ctx *ctx, const json_t *id, struct upstream *up,
 	snprintf(c->principal, sizeof c->principal, "%s", ctx->principal_id);
 	snprintf(c->rid_log, sizeof c->rid_log, "%s", ctx->st->rid);
 	c->stateless = ctx->stateless;
+	c->passthrough = ctx->stateless && up->modern;
 	c->client_caps = ctx->client_caps ? json_deep_copy(ctx->client_caps) : NULL;
 	c->log_level = ctx->stateless ? ctx->log_level : -1;
 	c->rid = router_next_id(r);
@@ -230,7 +244,7 @@ void call_start(struct request_ctx *ctx, const json_t *id, struct upstream *up,
 	c->hard_deadline_ms = c->started_ms + (uint64_t)up->timeout_ms * 10;
 	c->timer = evtimer_new(r->base, on_call_timer, c);
 
-	json_t *fwd = forward_params(params, ctx->principal, c->rid, &c->client_token);
+	json_t *fwd = forward_params(params, ctx->principal, c->rid, &c->client_token, c->passthrough);
 	json_decref(params);
 	const char *why = "out of memory";
 	if (!c->client_id || !c->timer || !fwd ||

@@ -72,7 +72,34 @@ struct building {
 	json_t *routes[LIST_KINDS];
 	json_t *uris;
 	json_t *templates;
+	json_t *notes[LIST_KINDS]; /* skipped items, logged only when the list changed */
 };
+
+static void note(struct building *b, enum list_kind k, const char *event,
+                 const struct catalog_source *s, const char *what, const char *why)
+{
+	json_array_append_new(b->notes[k], json_pack("[s, s, s, s]", event, s->name, what, why));
+}
+
+/* Rebuilds happen whenever any upstream's list moves; a skipped name is worth one warning
+ * when its list changes, not one per rebuild. */
+static void log_notes(struct building *b, unsigned changed)
+{
+	for (int k = 0; k < LIST_KINDS; k++) {
+		size_t i;
+		json_t *n;
+		json_array_foreach(b->notes[k], i, n) {
+			if (!(changed & (1u << k)))
+				break;
+			log_warn(json_string_value(json_array_get(n, 0)),
+			         LOG_STR("upstream", json_string_value(json_array_get(n, 1))),
+			         LOG_STR("list", list_keys[k]),
+			         LOG_STR("item", json_string_value(json_array_get(n, 2))),
+			         LOG_STR("reason", json_string_value(json_array_get(n, 3))));
+		}
+		json_decref(b->notes[k]);
+	}
+}
 
 static int add_named(struct building *b, enum list_kind k, const struct catalog_source *s,
                      const json_t *item)
@@ -80,15 +107,13 @@ static int add_named(struct building *b, enum list_kind k, const struct catalog_
 	const char *name = json_string_value(json_object_get(item, "name"));
 	char exposed[NAME_MAX_LEN + 1];
 	if (!name || name_expose(s->ns, name, exposed) != 0) {
-		log_warn("upstream_name_skipped", LOG_STR("upstream", s->name),
-		         LOG_STR("list", list_keys[k]), LOG_STR("name", name ? name : "(none)"),
-		         LOG_STR("reason", "a name must be 1-64 of [A-Za-z0-9_-]"));
+		note(b, k, "upstream_name_skipped", s, name ? name : "(none)",
+		     "a name may hold only A-Z a-z 0-9 _ -");
 		return 0;
 	}
 	if (json_object_get(b->routes[k], exposed)) {
-		log_warn("upstream_name_clash", LOG_STR("upstream", s->name),
-		         LOG_STR("list", list_keys[k]), LOG_STR("name", exposed),
-		         LOG_STR("kept", "the first in namespace order"));
+		note(b, k, "upstream_name_clash", s, exposed,
+		     "another upstream already exposes this name; the first in namespace order keeps it");
 		return 0;
 	}
 	json_t *copy = json_deep_copy(item);
@@ -111,13 +136,12 @@ static int add_resource(struct building *b, const struct catalog_source *s, cons
 {
 	const char *uri = json_string_value(json_object_get(item, "uri"));
 	if (!uri) {
-		log_warn("upstream_resource_skipped", LOG_STR("upstream", s->name),
-		         LOG_STR("reason", "no uri"));
+		note(b, LIST_RESOURCES, "upstream_resource_skipped", s, "(no uri)", "a resource needs a uri");
 		return 0;
 	}
 	if (json_object_get(b->uris, uri)) {
-		log_warn("upstream_resource_clash", LOG_STR("upstream", s->name), LOG_STR("uri", uri),
-		         LOG_STR("kept", "the first in namespace order"));
+		note(b, LIST_RESOURCES, "upstream_resource_clash", s, uri,
+		     "another upstream already lists this uri; the first in namespace order serves it");
 		return 0;
 	}
 	if (json_object_set_new(b->uris, uri, json_integer((json_int_t)s->upstream)) != 0)
@@ -132,8 +156,7 @@ static int add_source(struct building *b, const struct catalog_source *s)
 		const json_t *item;
 		json_array_foreach(s->lists[k], i, item) {
 			if (json_array_size(b->items[k]) >= CATALOG_MAX_ITEMS) {
-				log_warn("catalog_full", LOG_STR("list", list_keys[k]),
-				         LOG_INT("max", CATALOG_MAX_ITEMS));
+				note(b, k, "catalog_full", s, "(the rest)", "more items than the catalog holds");
 				break;
 			}
 			if (!json_is_object(item))
@@ -156,7 +179,8 @@ unsigned catalog_build(struct catalog *c, const struct catalog_source *src, size
 	for (int k = 0; k < LIST_KINDS; k++) {
 		b.items[k] = json_array();
 		b.routes[k] = json_object();
-		ok = ok && b.items[k] && b.routes[k];
+		b.notes[k] = json_array();
+		ok = ok && b.items[k] && b.routes[k] && b.notes[k];
 	}
 	sort_sources(order, src, n);
 	for (size_t i = 0; ok && i < n; i++)
@@ -167,6 +191,7 @@ unsigned catalog_build(struct catalog *c, const struct catalog_source *src, size
 		for (int k = 0; k < LIST_KINDS; k++) {
 			json_decref(b.items[k]);
 			json_decref(b.routes[k]);
+			json_decref(b.notes[k]);
 		}
 		json_decref(b.uris);
 		json_decref(b.templates);
@@ -177,6 +202,7 @@ unsigned catalog_build(struct catalog *c, const struct catalog_source *src, size
 		if (!c->items[k] || !json_equal(c->items[k], b.items[k]))
 			changed |= 1u << k;
 	}
+	log_notes(&b, changed);
 	catalog_free(c);
 	for (int k = 0; k < LIST_KINDS; k++) {
 		c->items[k] = b.items[k];

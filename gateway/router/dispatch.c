@@ -5,6 +5,7 @@
 #include "router.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,24 +36,12 @@ void reply_result(struct request_ctx *ctx, const json_t *id, const char *method,
 	json_decref(msg);
 }
 
-/* 2026-07-28 puts some JSON-RPC errors on the HTTP status line too. */
-static int http_status_for(const struct request_ctx *ctx, int code)
-{
-	if (!ctx->stateless)
-		return 0;
-	switch (code) {
-	case RPC_METHOD_NOT_FOUND: return 404;
-	case RPC_HEADER_MISMATCH:
-	case RPC_MISSING_CLIENT_CAPABILITY:
-	case RPC_UNSUPPORTED_VERSION: return 400;
-	default: return 0;
-	}
-}
-
 void reply_error(struct request_ctx *ctx, const json_t *id, int code, const char *message,
                  json_t *data)
 {
-	stream_fail(ctx->r, ctx->st, id, http_status_for(ctx, code), code, message, data);
+	/* 2026-07-28 puts some JSON-RPC errors on the HTTP status line too. */
+	int status = ctx->stateless ? stateless_http_status(code) : 0;
+	stream_fail(ctx->r, ctx->st, id, status, code, message, data);
 }
 
 static void reply_errorf(struct request_ctx *ctx, const json_t *id, int code, json_t *data,
@@ -286,6 +275,22 @@ static void on_resources_list(struct request_ctx *ctx, const json_t *id, json_t 
 static void on_templates_list(struct request_ctx *ctx, const json_t *id, json_t *params)
 {
 	on_list(ctx, id, params, LIST_TEMPLATES);
+}
+
+struct upstream *router_route_target(struct router *r, const char *method, const json_t *params)
+{
+	struct catalog_route route;
+	size_t up = SIZE_MAX;
+	const char *name = json_string_value(json_object_get(params, "name"));
+	const char *uri = json_string_value(json_object_get(params, "uri"));
+	if (strcmp(method, "tools/call") == 0 && name && catalog_find(&r->catalog, LIST_TOOLS, name, &route))
+		up = route.upstream;
+	else if (strcmp(method, "prompts/get") == 0 && name &&
+	         catalog_find(&r->catalog, LIST_PROMPTS, name, &route))
+		up = route.upstream;
+	else if (strcmp(method, "resources/read") == 0 && uri)
+		catalog_route_uri(&r->catalog, uri, &up);
+	return up < r->n_ups ? r->ups[up] : NULL;
 }
 
 /* An exposed name back to its upstream; answers the client itself when there is none. */

@@ -207,6 +207,12 @@ bool mrtr_resume(struct request_ctx *ctx, const json_t *id, const char *method, 
 		return false;
 	struct router *r = ctx->r;
 	struct call *c = idmap_get(&r->parked, state_key(state));
+	if (!c) {
+		/* Not ours: an upstream that speaks 2026-07-28 issued it and checks it itself. */
+		struct upstream *up = router_route_target(r, method, params);
+		if (up && up->modern)
+			return false;
+	}
 	if (!c || strcmp(c->state, state) != 0 || strcmp(c->principal, ctx->principal_id) != 0 ||
 	    strcmp(c->method, method) != 0 || !same_target(c, params)) {
 		reply_error(ctx, id, RPC_INVALID_PARAMS,

@@ -69,6 +69,8 @@ struct upstream {
 	uint32_t generation;       /* bumps with every link, so late answers are told apart */
 	enum upstream_state state;
 	bool settled;              /* first initialize and lists done (or failed) */
+	bool probing;              /* server/discover sent after initialize, no answer yet */
+	bool modern;               /* also speaks 2026-07-28: stateless requests pass through */
 	bool linked_once;
 	char last_error[256];
 	char protocol[16];
@@ -229,6 +231,9 @@ json_t *router_instructions(struct router *r);
 /* {"name": "ready" | "initializing" | "down: <error>"} for every upstream. */
 json_t *router_upstream_status(struct router *r, bool *all_ready);
 bool principal_may_use_tool(const char *name, void *principal);
+/* The upstream a tools/call, prompts/get or resources/read would go to, or NULL; answers
+ * nothing. */
+struct upstream *router_route_target(struct router *r, const char *method, const json_t *params);
 
 /* ---- calls to upstreams (calls.c) ---- */
 
@@ -246,6 +251,7 @@ struct call {
 	char principal[128];
 	char rid_log[40];
 	bool stateless;
+	bool passthrough;          /* stateless, to an upstream that speaks 2026-07-28 itself */
 	json_t *client_caps;       /* 2026-07-28: declared with the request (owned) */
 	int log_level;             /* 2026-07-28: -1 = no log messages */
 	struct event *timer;
@@ -277,10 +283,12 @@ void calls_upstream_cancelled(struct upstream *up, json_t *params);
 /* A client's answer to a server->client request (a JSON-RPC response in a POST). */
 void calls_client_response(struct request_ctx *ctx, json_t *msg);
 void relays_sweep(struct router *r);
-/* Copies client params for an upstream: drops the io.mcpgate keys and the 2026-07-28 protocol keys
- * from _meta, adds the caller, swaps the progress token for `rid`. New reference. */
+/* Copies client params for an upstream: drops the io.mcpgate keys from _meta, adds the
+ * caller, swaps the progress token for `rid`. Unless `stateless_passthrough` (a 2026-07-28
+ * request for an upstream that speaks it), the 2026-07-28 protocol keys and the
+ * input-required fields go too: the upstream sees a call in the router's session. */
 json_t *forward_params(const json_t *params, const json_t *principal, uint64_t rid,
-                       json_t **client_token);
+                       json_t **client_token, bool stateless_passthrough);
 unsigned calls_in_flight(struct router *r);
 
 /* ---- the 2026-07-28 input-required bridge (mrtr.c) ---- */
@@ -306,6 +314,8 @@ int session_notify(struct router *r, struct session *s, json_t *msg);
 int stateless_accept(struct request_ctx *ctx, const char *method, const json_t *id,
                      const json_t *params, const json_t *frame_meta);
 void stateless_decorate(json_t *result, const char *method);
+/* The HTTP status 2026-07-28 puts on the status line for a JSON-RPC error code, or 0. */
+int stateless_http_status(int code);
 json_t *stateless_discover(struct router *r);
 void listen_open(struct request_ctx *ctx, const json_t *id, const json_t *params);
 void listen_close(struct router *r, struct stream *st);

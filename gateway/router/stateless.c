@@ -69,6 +69,17 @@ int stateless_accept(struct request_ctx *ctx, const char *method, const json_t *
 	return 0;
 }
 
+int stateless_http_status(int code)
+{
+	switch (code) {
+	case RPC_METHOD_NOT_FOUND: return 404;
+	case RPC_HEADER_MISMATCH:
+	case RPC_MISSING_CLIENT_CAPABILITY:
+	case RPC_UNSUPPORTED_VERSION: return 400;
+	default: return 0;
+	}
+}
+
 static bool cacheable(const char *method)
 {
 	static const char *const methods[] = {

@@ -241,6 +241,7 @@ static void detach(struct upstream *up, const char *why)
 		up->partial[k] = NULL;
 		up->fetching[k] = up->refetch[k] = false;
 	}
+	up->probing = false;
 	if (was_up)
 		log_warn("upstream_down", LOG_STR("upstream", up->name), LOG_STR("reason", why));
 	/* Every call in flight fails now, with a clear error, rather than at its timeout. */
@@ -387,6 +388,8 @@ static const char *const list_caps[LIST_KINDS] = { "tools", "prompts", "resource
 
 static void maybe_settled(struct upstream *up)
 {
+	if (up->probing)
+		return;
 	for (int k = 0; k < LIST_KINDS; k++)
 		if (up->fetching[k])
 			return;
@@ -498,6 +501,36 @@ static void restore_state(struct upstream *up)
 	}
 }
 
+/* Whether the server also speaks 2026-07-28: then a stateless client's requests go to it as
+ * they are, and it runs its own input-required round trips. */
+static void on_discover(struct upstream *up, json_t *resp, const char *failure, void *arg)
+{
+	(void)arg;
+	(void)failure;
+	json_t *versions = json_object_get(json_object_get(resp, "result"), "supportedVersions");
+	size_t i;
+	json_t *v;
+	up->modern = false;
+	json_array_foreach(versions, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), MCP_VERSION_STATELESS) == 0)
+			up->modern = true;
+	up->probing = false;
+	log_info("upstream_protocols", LOG_STR("upstream", up->name),
+	         LOG_STR("stateless_requests", up->modern ? "passed through" : "bridged by the router"));
+	maybe_settled(up);
+}
+
+static void probe_modern(struct upstream *up)
+{
+	const char *why;
+	json_t *params = json_pack("{s:{s:s, s:{s:{}, s:{}, s:{s:b}}, s:{s:s, s:s}}}", "_meta",
+		META_PROTOCOL_VERSION, MCP_VERSION_STATELESS,
+		META_CLIENT_CAPS, "sampling", "elicitation", "roots", "listChanged", 1,
+		META_CLIENT_INFO, "name", ROUTER_SERVER_NAME, "version", MCPGATE_VERSION);
+	up->probing = upstream_request(up, "server/discover", params, on_discover, NULL,
+	                               UPSTREAM_INTERNAL_TIMEOUT_MS, &why) != NULL;
+}
+
 static void init_failed(struct upstream *up, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -549,6 +582,7 @@ static void on_initialized(struct upstream *up, json_t *resp, const char *failur
 	log_info("upstream_ready", LOG_STR("upstream", up->name), LOG_STR("protocol", pv),
 	         LOG_STR("server", json_string_value(json_object_get(up->server_info, "name"))));
 	restore_state(up);
+	probe_modern(up);
 	for (int k = 0; k < LIST_KINDS; k++) {
 		if (upstream_has_cap(up, list_caps[k], NULL)) {
 			fetch_list(up, (enum list_kind)k);
@@ -584,6 +618,8 @@ void upstream_attach(struct upstream *up, int fd)
 	line_reader_init(&up->lines, UPSTREAM_LINE_MAX);
 	up->generation++;
 	up->linked_once = true;
+	up->modern = false;
+	up->probing = false;
 	up->state = UPSTREAM_INITIALIZING;
 	snprintf(up->last_error, sizeof up->last_error, "initializing");
 	log_info("upstream_linked", LOG_STR("upstream", up->name));

@@ -7,7 +7,13 @@ write_config "$WORK/config.json" '[{"name":"data","builtin":"data"},{"name":"ops
 check "appliance becomes ready" start_appliance "$WORK/config.json"
 
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
-session() { mcp_post "$INIT" -D "$WORK/h" >/dev/null; awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}' "$WORK/h" | tr -d '\r'; }
+session() { # opens a session and prints its id (each caller its own header file)
+	local h
+	h=$(mktemp "$WORK/h.XXXXXX")
+	mcp_post "$INIT" -D "$h" >/dev/null
+	awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}' "$h" | tr -d '\r'
+	rm -f "$h"
+}
 call_tool() { # one tools/call through the whole path; prints the HTTP status
 	mcp_post '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ops__sqs_delete","arguments":{"queue":"q","receipt_handle":"r"}}}' \
 		-H "Mcp-Session-Id: $1" -H 'MCP-Protocol-Version: 2025-11-25' | tail -1

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# OAuth against a real issuer: oauth2-mock-server (tests/node) on 127.0.0.1 with an RS256
+# and an ES256 key, over HTTP and over HTTPS with a self-signed certificate; oauth-driver
+# fetches its JWKS on a libevent loop with gateway/auth/jwks.c and verifies the issuer's
+# tokens with gateway/auth/jwt.c (good, Cognito-shaped, refused, rotated keys).
+# Usage: oauth_issuer.sh [BUILD]   (also run as a meson test)
+if [ -z "${MCPGATE_BUILD:-}" ]; then
+	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
+	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
+	export MCPGATE_BUILD MCPGATE_SOURCE
+fi
+. "$(dirname "$0")/lib.sh"
+DRIVER="$BUILD/tests/integration/oauth-driver"
+ISSUER_PIDS=()
+
+stop_issuers() {
+	for pid in "${ISSUER_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	ISSUER_PIDS=()
+}
+trap 'stop_issuers; cleanup' EXIT
+
+[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+[ -x "$DRIVER" ] || { not_ok "oauth-driver built at $DRIVER"; finish; }
+
+# start_issuer NAME [KEY CERT]: runs the issuer in the background and prints its URL once
+# it says it is listening (within 15 s).
+start_issuer() {
+	local name=$1; shift
+	"$NODE22" "$SOURCE/tests/integration/oauth_issuer.mjs" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	ISSUER_PIDS+=($!)
+	local deadline=$((SECONDS + 15))
+	while [ $SECONDS -lt $deadline ]; do
+		if grep -q '"issuer"' "$WORK/$name.out" 2>/dev/null; then
+			sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$WORK/$name.out" | head -1
+			return 0
+		fi
+		sleep 0.1
+	done
+	cat "$WORK/$name.err" >&2
+	return 1
+}
+
+PLAIN=$(start_issuer plain) || { not_ok "oauth2-mock-server starts on 127.0.0.1"; finish; }
+ok "oauth2-mock-server listening at $PLAIN"
+if command -v openssl >/dev/null; then
+	make_cert
+	TLS=$(start_issuer tls "$WORK/key.pem" "$WORK/cert.pem") ||
+		{ not_ok "oauth2-mock-server starts with TLS"; finish; }
+	ok "oauth2-mock-server listening at $TLS"
+	timeout 120 "$DRIVER" "$PLAIN" "$TLS" "$WORK/cert.pem"
+else
+	skip "HTTPS issuer: no openssl to make a certificate"
+	timeout 120 "$DRIVER" "$PLAIN"
+fi
+rc=$?
+[ $rc -eq 0 ] || not_ok "oauth-driver exited $rc"
+stop_issuers
+finish
