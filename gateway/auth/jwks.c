@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/rsa.h>
 #include <stdio.h>
@@ -754,6 +755,40 @@ void jwks_cache_start(struct jwks_cache *c)
 {
 	if (!c->transfer)
 		start_fetch(c);
+}
+
+int jwks_cache_set_url(struct jwks_cache *c, const char *url, char *err, size_t errlen)
+{
+	bool plain = false;
+
+	if (check_url(url, &plain, err, errlen) != 0)
+		return -1;
+	if (strcmp(url, c->url) == 0)
+		return 0;
+	char *copy = strdup(url);
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!plain && !c->ca_pem)
+		log_warn("jwks_ca_bundle_unread", LOG_STR("path", SYSTEM_CA_BUNDLE),
+		         LOG_STR("effect", "libcurl opens its default bundle at each fetch"));
+	log_info("jwks_url_changed", LOG_STR("from", c->url), LOG_STR("to", copy));
+	free(c->url);
+	c->url = copy;
+	c->plain_http = plain;
+	transfer_free(c, c->transfer);
+	c->transfer = NULL;
+	jwks_free(&c->keys);
+	c->have_keys = false;
+	c->attempted = false;
+	if (start_fetch(c) != 0) {
+		wake_waiters(c, UINT_MAX); /* they verify against no keys: 503, retry later */
+		return 0;
+	}
+	for (struct jwks_waiter *w = c->waiters; w; w = w->next)
+		w->fetch = c->fetches;
+	return 0;
 }
 
 void jwks_cache_free(struct jwks_cache *c)

@@ -76,6 +76,11 @@ struct jwks_cache *jwks_cache_new(struct event_base *base, const struct jwks_cac
 void jwks_cache_free(struct jwks_cache *c);
 /* Starts the first fetch now and the refresh timer. Never blocks. */
 void jwks_cache_start(struct jwks_cache *c);
+/* For a reload (SIGHUP) that changes the URL: the CA bundle read at creation is kept (the
+ * sandbox forbids reading it again), the old issuer's keys are dropped, and a fetch from
+ * the new URL starts at once; requests already waiting wait for that fetch instead.
+ * Returns 0 (also when the URL is unchanged), or -1 with err (the cache is unchanged). */
+int jwks_cache_set_url(struct jwks_cache *c, const char *url, char *err, size_t errlen);
 
 /* The keys in force (never NULL; empty before the first good fetch or once stale). Valid
  * until control returns to the event loop. */

@@ -511,7 +511,7 @@ enum jwt_verdict jwt_verify(const struct config_oauth *policy, const struct jwks
 
 	*principal = NULL;
 	if (!t)
-		return JWT_NO_KEYS;
+		return JWT_NO_KEYS; /* out of memory: a 503, "retry shortly", fits best */
 	enum jwt_verdict v = jwt_parse(policy, token, len, t);
 	if (v == JWT_OK)
 		v = jwt_check(policy, keys, t, now, principal);

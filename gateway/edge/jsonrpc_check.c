@@ -288,6 +288,10 @@ static const char *check_document(const json_t *doc, bool allow_batch,
 	if (bad)
 		return bad;
 	out->is_initialize = facts.kind == KIND_REQUEST && strcmp(out->method, "initialize") == 0;
+	const json_t *pv = json_object_get(json_object_get(json_object_get(doc, "params"), "_meta"),
+	                                   "io.modelcontextprotocol/protocolVersion");
+	if (json_is_string(pv))
+		copy_string(pv, out->meta_protocol, sizeof out->meta_protocol);
 	return NULL;
 }
 

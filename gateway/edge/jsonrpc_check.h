@@ -32,6 +32,9 @@ struct jsonrpc_summary {
 	char name[256];
 	bool name_too_long;     /* that value was a string of 256 bytes or more: name is "" */
 	bool is_initialize;     /* the (single) message is an initialize request */
+	/* params._meta["io.modelcontextprotocol/protocolVersion"] of a single message, or "":
+	 * a 2026-07-28 request names its revision in the body as well as in the header. */
+	char meta_protocol[16];
 	/* The id of the first request as JSON text ("1", "\"abc\""), for error bodies. */
 	char first_id[80];
 };

@@ -104,12 +104,12 @@ static json_t *supported_versions(const char *requested, size_t len)
 	                 requested ? len : 0);
 }
 
-/* Checks MCP-Protocol-Version; false after answering. */
-static bool check_version(struct client *cl, struct http_str pv)
+/* Checks MCP-Protocol-Version; false after answering (with the request's id, if known). */
+static bool check_version(struct client *cl, struct http_str pv, const char *id_json)
 {
 	if (!pv.ptr || mcp_version_supported(pv.ptr, pv.len))
 		return true;
-	respond_error(cl, 400, RPC_UNSUPPORTED_VERSION, "Unsupported protocol version", NULL,
+	respond_error(cl, 400, RPC_UNSUPPORTED_VERSION, "Unsupported protocol version", id_json,
 	              supported_versions(pv.ptr, pv.len), NULL);
 	return false;
 }
@@ -124,28 +124,32 @@ static bool check_post_media(struct client *cl, const struct http_request *req)
 	return true;
 }
 
-static bool rpc_valid(struct client *cl, const struct http_request *req, bool allow_batch,
-                      struct http_str pv, struct jsonrpc_summary *sum)
+static bool rpc_valid(struct client *cl, const struct http_request *req,
+                      struct jsonrpc_summary *sum)
 {
-	jsonrpc_check(req->body.ptr, req->body.len, allow_batch, sum);
+	jsonrpc_check(req->body.ptr, req->body.len, true, sum);
 	switch (sum->status) {
 	case JSONRPC_VALID:
 		return true;
 	case JSONRPC_PARSE_ERROR:
 		respond_error(cl, 400, RPC_PARSE_ERROR, sum->reason, NULL, NULL, NULL);
 		return false;
-	case JSONRPC_BATCH_REFUSED: {
-		char msg[160];
-		snprintf(msg, sizeof msg, "JSON-RPC batches are not supported in protocol version %.*s",
-		         (int)(pv.ptr ? pv.len : 0), pv.ptr ? pv.ptr : "");
-		respond_error(cl, 400, RPC_INVALID_REQUEST, msg, NULL, NULL, NULL);
-		return false;
-	}
 	case JSONRPC_INVALID_REQUEST:
 	default:
 		respond_error(cl, 400, RPC_INVALID_REQUEST, sum->reason, sum->first_id, NULL, NULL);
 		return false;
 	}
+}
+
+static bool batch_allowed(struct client *cl, struct http_str pv, const struct jsonrpc_summary *sum)
+{
+	if (!sum->batch || !pv.ptr || mcp_version_allows_batch(pv.ptr, pv.len))
+		return true;
+	char msg[160];
+	snprintf(msg, sizeof msg, "JSON-RPC batches are not supported in protocol version %.*s",
+	         (int)pv.len, pv.ptr);
+	respond_error(cl, 400, RPC_INVALID_REQUEST, msg, NULL, NULL, NULL);
+	return false;
 }
 
 /* 2026-07-28: Mcp-Method (and Mcp-Name where the method names something) must match the body. */
@@ -185,14 +189,22 @@ static void mcp_post(struct client *cl, const struct http_request *req)
 		              "Accept must list both application/json and text/event-stream", NULL, NULL, NULL);
 		return;
 	}
+	/* The body first: every later refusal can then carry the request's id. */
+	struct jsonrpc_summary sum;
+	if (!rpc_valid(cl, req, &sum))
+		return;
 	struct http_str pv = http_header(req, HTTP_HDR_MCP_PROTOCOL_VERSION);
-	if (!check_version(cl, pv))
+	if (!check_version(cl, pv, sum.first_id) || !batch_allowed(cl, pv, &sum))
 		return;
 	bool stateless = str_is(pv, MCP_VERSION_STATELESS);
-	bool allow_batch = !pv.ptr || mcp_version_allows_batch(pv.ptr, pv.len);
-	struct jsonrpc_summary sum;
-	if (!rpc_valid(cl, req, allow_batch, pv, &sum))
+	if (!stateless && strcmp(sum.meta_protocol, MCP_VERSION_STATELESS) == 0) {
+		/* A 2026-07-28 body without the matching header. */
+		respond_error(cl, 400, RPC_HEADER_MISMATCH,
+		              pv.ptr ? "MCP-Protocol-Version header does not match _meta protocolVersion"
+		                     : "MCP-Protocol-Version header is required",
+		              sum.first_id, NULL, NULL);
 		return;
+	}
 	struct http_str session = http_header(req, HTTP_HDR_MCP_SESSION_ID);
 	if (stateless) {
 		if (!check_stateless_headers(cl, req, &sum))
@@ -232,7 +244,7 @@ static void mcp_get(struct client *cl, const struct http_request *req)
 		return;
 	}
 	struct http_str pv = http_header(req, HTTP_HDR_MCP_PROTOCOL_VERSION);
-	if (!check_version(cl, pv))
+	if (!check_version(cl, pv, NULL))
 		return;
 	if (str_is(pv, MCP_VERSION_STATELESS)) {
 		method_not_allowed(cl, "POST"); /* 2026-07-28 streams come from subscriptions/listen */
@@ -254,7 +266,7 @@ static void mcp_get(struct client *cl, const struct http_request *req)
 static void mcp_delete(struct client *cl, const struct http_request *req)
 {
 	struct http_str session;
-	if (!check_version(cl, http_header(req, HTTP_HDR_MCP_PROTOCOL_VERSION)) ||
+	if (!check_version(cl, http_header(req, HTTP_HDR_MCP_PROTOCOL_VERSION), NULL) ||
 	    !require_session(cl, req, &session))
 		return;
 	char rid[32];
@@ -293,7 +305,7 @@ static void sse_post(struct client *cl, const struct http_request *req)
 		return;
 	}
 	struct jsonrpc_summary sum;
-	if (!rpc_valid(cl, req, true, (struct http_str){ NULL, 0 }, &sum))
+	if (!rpc_valid(cl, req, &sum))
 		return;
 	char rid[32];
 	make_rid(rid, sizeof rid);

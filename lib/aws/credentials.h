@@ -55,7 +55,7 @@ struct aws_cred_provider;
  * (default http://169.254.169.254). Returns NULL on allocation failure or a malformed
  * configuration (logged, naming the variable). */
 struct aws_cred_provider *aws_cred_provider_new(struct aws_http *http, const struct aws_cred_options *opt);
-/* Cancels any fetch, wipes every secret. */
+/* Cancels any fetch, wipes every secret. Free providers before their aws_http. */
 void aws_cred_provider_free(struct aws_cred_provider *p);
 
 enum aws_cred_source aws_cred_provider_source(const struct aws_cred_provider *p);
@@ -72,7 +72,7 @@ int aws_cred_provider_wait(struct aws_cred_provider *p, int timeout_ms);
 const struct aws_credentials *aws_cred_provider_current(struct aws_cred_provider *p);
 
 /* Called from the loop after every fetch, with whether it succeeded: lets a server resume
- * requests it parked while it had no credentials. */
+ * requests it parked while it had no credentials. It must not free the provider. */
 typedef void (*aws_cred_update_fn)(void *arg, bool ok);
 void aws_cred_provider_on_update(struct aws_cred_provider *p, aws_cred_update_fn fn, void *arg);
 

@@ -107,10 +107,13 @@ write_config() { # write_config FILE [servers JSON]
 JSON
 }
 
-# A self-signed ECDSA certificate for 127.0.0.1 and localhost in $WORK.
+# A self-signed ECDSA certificate for 127.0.0.1 and localhost (and any extra DNS names
+# given) in $WORK.
 make_cert() {
+	local san="DNS:localhost,IP:127.0.0.1"
+	for n in "$@"; do san="$san,DNS:$n"; done
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=mcpgate test" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-subj "/CN=mcpgate test" -addext "subjectAltName=$san" \
 		-keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 	chmod 0644 "$WORK/cert.pem"
 }

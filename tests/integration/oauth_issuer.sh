@@ -24,16 +24,17 @@ trap 'stop_issuers; cleanup' EXIT
 [ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
 [ -x "$DRIVER" ] || { not_ok "oauth-driver built at $DRIVER"; finish; }
 
-# start_issuer NAME [KEY CERT]: runs the issuer in the background and prints its URL once
-# it says it is listening (within 15 s).
+# start_issuer VAR NAME [KEY CERT]: runs the issuer in the background (its PID kept for the
+# exit trap) and sets VAR to its URL once it says it is listening (within 15 s).
 start_issuer() {
-	local name=$1; shift
+	local var=$1 name=$2; shift 2
 	"$NODE22" "$SOURCE/tests/integration/oauth_issuer.mjs" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
 	ISSUER_PIDS+=($!)
-	local deadline=$((SECONDS + 15))
+	local deadline=$((SECONDS + 15)) url
 	while [ $SECONDS -lt $deadline ]; do
-		if grep -q '"issuer"' "$WORK/$name.out" 2>/dev/null; then
-			sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$WORK/$name.out" | head -1
+		url=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$WORK/$name.out" 2>/dev/null | head -1)
+		if [ -n "$url" ]; then
+			printf -v "$var" '%s' "$url"
 			return 0
 		fi
 		sleep 0.1
@@ -42,11 +43,11 @@ start_issuer() {
 	return 1
 }
 
-PLAIN=$(start_issuer plain) || { not_ok "oauth2-mock-server starts on 127.0.0.1"; finish; }
+start_issuer PLAIN plain || { not_ok "oauth2-mock-server starts on 127.0.0.1"; finish; }
 ok "oauth2-mock-server listening at $PLAIN"
 if command -v openssl >/dev/null; then
 	make_cert
-	TLS=$(start_issuer tls "$WORK/key.pem" "$WORK/cert.pem") ||
+	start_issuer TLS tls "$WORK/key.pem" "$WORK/cert.pem" ||
 		{ not_ok "oauth2-mock-server starts with TLS"; finish; }
 	ok "oauth2-mock-server listening at $TLS"
 	timeout 120 "$DRIVER" "$PLAIN" "$TLS" "$WORK/cert.pem"

@@ -324,6 +324,7 @@ static struct {
 	enum serve_mode mode;
 	const char *doc;
 	int requests;
+	char last_request[128]; /* its request line */
 	int fds[MAX_CONNS];
 	struct event *evs[MAX_CONNS];
 	char buf[MAX_CONNS][2048];
@@ -346,6 +347,8 @@ static void respond(int slot)
 	int status = 200;
 
 	srv.requests++;
+	snprintf(srv.last_request, sizeof srv.last_request, "%.*s",
+	         (int)strcspn(srv.buf[slot], "\r\n"), srv.buf[slot]);
 	if (srv.mode == SERVE_HANG)
 		return;
 	if (srv.mode == SERVE_500) {
@@ -622,6 +625,31 @@ static void test_cache_fetch(struct event_base *base)
 	CHECK(st.fetches == 8 && st.failures == 4 && !st.in_flight,
 	      "stats: %u fetches, %u failures", st.fetches, st.failures);
 	CHECK(woken[0] == 3 && woken[1] == 1, "retries nobody waited for woke nobody");
+
+	/* A reload that moves the URL: the old issuer's keys go, a fetch from the new URL starts
+	 * at once, and a request waiting on the old fetch waits for the new one. */
+	char url2[80];
+	snprintf(url2, sizeof url2, "http://127.0.0.1:%d/moved/jwks", srv.port);
+	pause_for(1.1);
+	srv.mode = SERVE_HANG;
+	CHECK(jwks_cache_lookup(c, "k6", on_keys, (void *)1, &w1) == JWKS_LOOKUP_WAIT,
+	      "a waiter parked on a fetch that hangs");
+	pause_for(0.2);
+	srv.mode = SERVE_DOC;
+	srv.doc = doc1;
+	CHECK(jwks_cache_set_url(c, "http://issuer.example/jwks", err, sizeof err) == -1 &&
+	      jwks_cache_keys(c)->n == 2, "set_url refuses a plain-http remote URL, keys kept (%s)", err);
+	CHECK(jwks_cache_set_url(c, url, err, sizeof err) == 0 && jwks_cache_keys(c)->n == 2,
+	      "set_url to the same URL changes nothing");
+	CHECK(jwks_cache_set_url(c, url2, err, sizeof err) == 0 && jwks_cache_keys(c)->n == 0,
+	      "set_url to a new URL drops the old issuer's keys");
+	run_loop(5);
+	jwks_cache_stats(c, &st);
+	CHECK(woken[1] == 2 && st.keys == 1 && st.fetches == 10 &&
+	      jwks_find(jwks_cache_keys(c), "k1"),
+	      "the waiter woke after the fetch from the new URL (%u fetches)", st.fetches);
+	CHECK(strcmp(srv.last_request, "GET /moved/jwks HTTP/1.1") == 0, "fetched from the new "
+	      "URL (%s)", srv.last_request);
 
 	/* Freed with a waiter parked: no callback, nothing leaked (ASan). */
 	pause_for(1.1);
