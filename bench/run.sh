@@ -22,6 +22,7 @@ cat >"$conf" <<JSON
 {
   "listen": [ { "address": "127.0.0.1:18300", "tls": false } ],
   "auth": { "anonymous": true },
+  "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
   "servers": [ { "name": "echo", "namespace": "",
                  "command": [ "$(command -v node)", "$harness/peers/stdio-echo.mjs" ] } ],
   "log": { "level": "warn" }

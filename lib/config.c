@@ -1527,6 +1527,12 @@ json_t *config_slice_for_role(const struct config *cfg, const char *role)
 		rc |= copy_keys(slice, cfg->root, role[0] == 'e' ? edge : auth);
 		/* The effective URL: a derived one depends on "listen", which auth does not get. */
 		rc |= json_object_set_new(slice, "public_url", json_string(cfg->public_url));
+		/* The edge serves the protected resource metadata (RFC 9728): it needs the issuer
+		 * and audience, and nothing else of auth (no keys, no Redis password). */
+		json_t *oauth = json_object_get(json_object_get(cfg->root, "auth"), "oauth");
+		if (role[0] == 'e' && oauth)
+			rc |= json_object_set_new(slice, "auth",
+			                          json_pack("{s:o}", "oauth", json_deep_copy(oauth)));
 	} else if (strcmp(role, "router") == 0) {
 		if (servers)
 			rc |= json_object_set_new(slice, "servers", servers_for_router(servers));

@@ -258,8 +258,16 @@ static json_t *sandbox_json(struct supervisor *sup, struct child *c, const char 
 	/* Auth reaches Redis and JWKS endpoints, servers reach AWS: only they may connect out. */
 	json_object_set_new(sb, "allow_tcp_connect",
 		json_boolean(c->def->kind == CHILD_AUTH || c->def->kind == CHILD_SERVER));
-	/* Our roles need no filesystem at all after start-up; Landlock gets empty lists. */
-	json_object_set_new(sb, "fs_read", json_array());
+	/* Edge and router need no filesystem at all after start-up. Auth and the servers resolve
+	 * host names (Redis, JWKS, AWS endpoints), which reads these files and nothing else. */
+	json_t *fs_read = json_array();
+	if (c->def->kind == CHILD_AUTH || c->def->kind == CHILD_SERVER) {
+		static const char *const resolver_files[] = { "/etc/hosts", "/etc/resolv.conf",
+			"/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf", NULL };
+		for (size_t i = 0; resolver_files[i]; i++)
+			json_array_append_new(fs_read, json_string(resolver_files[i]));
+	}
+	json_object_set_new(sb, "fs_read", fs_read);
 	return sb;
 }
 
@@ -298,6 +306,10 @@ static json_t *child_data(struct supervisor *sup, struct child *c)
 		}
 	} else if (c->def->kind == CHILD_AUTH) {
 		json_object_set_new(data, "session_key", json_string(sup->session_key_hex));
+		char *rbac = read_policy(sup, "rbac.json");
+		if (rbac)
+			json_object_set_new(data, "rbac", json_string(rbac));
+		free(rbac);
 		if (sup->cfg.keys_file[0]) {
 			char *keys = read_small_file(sup->cfg.keys_file, NULL);
 			if (keys)

@@ -1,54 +1,18 @@
-/* auth: the only way from an edge to the router. Every request is authenticated here, its
- * session token opened and checked against the principal, and only then passed on, with
- * the credentials removed and the principal attached. Responses flow back the same way. */
+/* auth: the only way from an edge to the router. Requests are admitted by admit.c; this
+ * file keeps the links (edges, router, supervisor), maps stream ids between edges and the
+ * router, seals new sessions into tokens, and carries responses back. */
 #include <errno.h>
-#include <event2/event.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "apikey.h"
-#include "channel.h"
+#include "auth.h"
 #include "datapath.h"
 #include "frame.h"
-#include "idmap.h"
 #include "log.h"
-#include "role.h"
-#include "session_token.h"
 
-#define MAX_EDGES 64
-
-/* One exchange passing through: where it came from, and its id toward the router. */
-struct exchange {
-	uint32_t id;        /* auth's stream id toward the router */
-	unsigned edge;      /* index into edges[] */
-	uint32_t edge_stream;
-	char principal[96]; /* for audit lines */
-};
-
-struct auth {
-	struct role_context rc;
-	struct event_base *base;
-	struct channel *edges[MAX_EDGES];
-	char edge_names[MAX_EDGES][32];
-	struct channel *router;
-	struct idmap by_id;        /* auth id -> exchange */
-	struct idmap by_edge;      /* (edge << 32 | edge stream) -> exchange */
-	uint32_t next_id;
-	struct apikey_table keys;
-	struct session_sealer sealer;
-	bool draining;
-};
-
-static struct auth A;
-
-static uint64_t edge_key(unsigned edge, uint32_t stream)
-{
-	return (uint64_t)edge << 32 | stream;
-}
+struct auth A;
 
 static void exchange_end(struct exchange *x)
 {
@@ -57,15 +21,14 @@ static void exchange_end(struct exchange *x)
 	free(x);
 }
 
-/* An HTTP-level refusal back to the edge: status, reason and a JSON-RPC error body. */
-static void refuse(unsigned edge, uint32_t stream, int status, const char *reason,
-                   json_t *headers, int rpc_code)
+void refuse(unsigned edge, uint32_t stream, int status, const char *reason, json_t *headers,
+            int rpc_code, json_t *id)
 {
 	json_t *meta = json_pack("{s:i, s:s}", DP_STATUS, status, DP_REASON, reason);
 	if (headers)
 		json_object_set_new(meta, DP_HEADERS, headers);
-	json_t *body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error",
-	                         "code", rpc_code, "message", reason);
+	json_t *body = json_pack("{s:s, s:o, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+	                         id ? id : json_null(), "error", "code", rpc_code, "message", reason);
 	char *m = json_dumps(meta, JSON_COMPACT), *b = json_dumps(body, JSON_COMPACT);
 	if (A.edges[edge] && m && b)
 		channel_send(A.edges[edge], FRAME_ERROR, FRAME_FLAG_FINAL, stream, m, strlen(m), b,
@@ -76,105 +39,31 @@ static void refuse(unsigned edge, uint32_t stream, int status, const char *reaso
 	json_decref(body);
 }
 
-static json_t *challenge_headers(const char *error)
+/* RFC 6750 / RFC 9728: the challenge points the client at the protected resource metadata. */
+json_t *challenge_headers(const char *error, const char *description)
 {
-	char value[1024];
-	const char *url = A.rc.cfg.public_url;
+	char value[1400];
+	int n = snprintf(value, sizeof value, "Bearer resource_metadata=\"%s/.well-known/oauth-protected-resource\"",
+	                 A.rc.cfg.public_url);
 	if (error)
-		snprintf(value, sizeof value,
-		         "Bearer error=\"%s\", resource_metadata=\"%s/.well-known/oauth-protected-resource\"",
-		         error, url);
-	else
-		snprintf(value, sizeof value,
-		         "Bearer resource_metadata=\"%s/.well-known/oauth-protected-resource\"", url);
+		n += snprintf(value + n, sizeof value - (size_t)n, ", error=\"%s\"", error);
+	if (description)
+		n += snprintf(value + n, sizeof value - (size_t)n, ", error_description=\"%s\"", description);
+	if (A.rc.cfg.oauth.enabled && A.rc.cfg.oauth.required_scopes[0]) {
+		n += snprintf(value + n, sizeof value - (size_t)n, ", scope=\"");
+		for (char **s = A.rc.cfg.oauth.required_scopes; *s; s++)
+			n += snprintf(value + n, sizeof value - (size_t)n, "%s%s", s == A.rc.cfg.oauth.required_scopes ? "" : " ", *s);
+		snprintf(value + n, sizeof value - (size_t)n, "\"");
+	}
 	return json_pack("{s:s}", "WWW-Authenticate", value);
 }
 
-/* Decides who is calling. Returns the principal (new reference) or NULL after refusing. */
-static json_t *authenticate(unsigned edge, uint32_t stream, json_t *meta, const char *rid)
+void forward_to_router(unsigned edge, uint32_t stream, uint16_t flags, json_t *meta,
+                       const void *body, size_t len)
 {
-	json_t *cred = json_object_get(meta, DP_CREDENTIALS);
-	const char *api_key = json_string_value(json_object_get(cred, "api_key"));
-	const char *authz = json_string_value(json_object_get(cred, "authorization"));
-	const char *bearer = NULL;
-	if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
-		bearer = authz + 7;
-		while (*bearer == ' ')
-			bearer++;
-	}
-	if (!api_key && bearer && strncmp(bearer, "mcpg_", 5) == 0)
-		api_key = bearer;
-	if (api_key) {
-		const struct apikey_record *rec = NULL;
-		enum apikey_verdict v = apikey_verify(&A.keys, api_key, strlen(api_key), time(NULL), &rec);
-		if (v != APIKEY_OK) {
-			log_req(LOG_WARN, rid, "auth_denied", LOG_STR("reason", apikey_verdict_text(v)));
-			refuse(edge, stream, 401, apikey_verdict_text(v), challenge_headers("invalid_token"),
-			       -32001);
-			return NULL;
-		}
-		char id[64];
-		snprintf(id, sizeof id, "key:%s", rec->id);
-		return json_pack("{s:s, s:s, s:O}", "id", id, "name", rec->client, "roles", rec->roles);
-	}
-	if (bearer) {
-		log_req(LOG_WARN, rid, "auth_denied", LOG_STR("reason", "bearer token not accepted"));
-		refuse(edge, stream, 401, "bearer token not accepted: OAuth is not configured",
-		       challenge_headers("invalid_token"), -32001);
-		return NULL;
-	}
-	if (A.rc.cfg.anonymous)
-		return json_pack("{s:s, s:s, s:[s]}", "id", "anonymous", "name", "anonymous", "roles",
-		                 "anonymous");
-	log_req(LOG_INFO, rid, "auth_denied", LOG_STR("reason", "no credential"));
-	refuse(edge, stream, 401, "authentication required: send an API key (X-API-Key) or a bearer token",
-	       challenge_headers(NULL), -32001);
-	return NULL;
-}
-
-static void forward_request(unsigned edge, const struct frame *f)
-{
-	json_error_t jerr;
-	json_t *meta = json_loadb((const char *)f->meta, f->meta_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(meta)) {
-		log_warn("edge_bad_meta", LOG_STR("edge", A.edge_names[edge]), LOG_STR("reason", jerr.text));
-		json_decref(meta);
-		refuse(edge, f->stream_id, 400, "malformed request metadata", NULL, -32600);
-		return;
-	}
-	const char *rid = json_string_value(json_object_get(meta, DP_REQUEST_ID));
-	json_t *principal = authenticate(edge, f->stream_id, meta, rid);
-	if (!principal) {
-		json_decref(meta);
-		return;
-	}
-	const char *pid = json_string_value(json_object_get(principal, "id"));
-	const char *token = json_string_value(json_object_get(meta, DP_SESSION_TOKEN));
-	if (token) {
-		json_t *session = session_token_open(&A.sealer, token, strlen(token));
-		const char *owner = json_string_value(json_object_get(session, "p"));
-		if (!session || !owner || strcmp(owner, pid) != 0) {
-			/* Another principal's session, or no session at all: the same answer for both. */
-			log_req(LOG_INFO, rid, "session_refused",
-			        LOG_STR("reason", session ? "principal mismatch" : "invalid token"),
-			        LOG_STR("principal", pid));
-			refuse(edge, f->stream_id, 404, "session not found: start a new session with initialize",
-			       NULL, -32001);
-			json_decref(session);
-			json_decref(principal);
-			json_decref(meta);
-			return;
-		}
-		json_object_set_new(meta, DP_SESSION, session);
-	}
-	json_object_del(meta, DP_CREDENTIALS);
-	json_object_del(meta, DP_SESSION_TOKEN);
-	json_object_set_new(meta, DP_PRINCIPAL, principal);
-
 	if (!A.router) {
-		refuse(edge, f->stream_id, 503, "router unavailable, retry shortly",
-		       json_pack("{s:s}", "Retry-After", "1"), -32603);
-		json_decref(meta);
+		refuse(edge, stream, 503, "router unavailable, retry shortly",
+		       json_pack("{s:s}", "Retry-After", "1"), -32603, NULL);
 		return;
 	}
 	struct exchange *x = calloc(1, sizeof *x);
@@ -184,19 +73,16 @@ static void forward_request(unsigned edge, const struct frame *f)
 		x->id = ++A.next_id;
 	} while (x->id == 0 || idmap_get(&A.by_id, x->id));
 	x->edge = edge;
-	x->edge_stream = f->stream_id;
-	snprintf(x->principal, sizeof x->principal, "%s", pid);
-	struct exchange *old = idmap_get(&A.by_edge, edge_key(edge, f->stream_id));
+	x->edge_stream = stream;
+	struct exchange *old = idmap_get(&A.by_edge, edge_key(edge, stream));
 	if (old)
 		exchange_end(old); /* the edge reused a stream id: the old exchange is over */
-	if (idmap_put(&A.by_id, x->id, x) != 0 || idmap_put(&A.by_edge, edge_key(edge, f->stream_id), x) != 0)
+	if (idmap_put(&A.by_id, x->id, x) != 0 || idmap_put(&A.by_edge, edge_key(edge, stream), x) != 0)
 		fatal("idmap_put");
 	char *m = json_dumps(meta, JSON_COMPACT);
-	json_decref(meta);
-	if (!m || channel_send(A.router, FRAME_REQUEST, f->flags, x->id, m, strlen(m), f->body,
-	                       f->body_len, -1) != 0) {
-		refuse(edge, f->stream_id, 503, "router busy, retry shortly",
-		       json_pack("{s:s}", "Retry-After", "1"), -32603);
+	if (!m || channel_send(A.router, FRAME_REQUEST, flags, x->id, m, strlen(m), body, len, -1) != 0) {
+		refuse(edge, stream, 503, "router busy, retry shortly",
+		       json_pack("{s:s}", "Retry-After", "1"), -32603, NULL);
 		exchange_end(x);
 	}
 	free(m);
@@ -204,7 +90,7 @@ static void forward_request(unsigned edge, const struct frame *f)
 
 static unsigned edge_index(struct channel *ch)
 {
-	for (unsigned i = 0; i < MAX_EDGES; i++)
+	for (unsigned i = 0; i < AUTH_MAX_EDGES; i++)
 		if (A.edges[i] == ch)
 			return i;
 	fatal("unknown_edge_channel");
@@ -216,9 +102,10 @@ static void on_edge_frame(struct channel *ch, const struct frame *f, void *arg)
 	unsigned edge = edge_index(ch);
 	switch (f->type) {
 	case FRAME_REQUEST:
-		forward_request(edge, f);
+		admit_request(edge, f);
 		break;
 	case FRAME_STREAM_CLOSE: {
+		admit_cancel(edge, f->stream_id);
 		struct exchange *x = idmap_get(&A.by_edge, edge_key(edge, f->stream_id));
 		if (x) {
 			if (A.router)
@@ -234,19 +121,19 @@ static void on_edge_frame(struct channel *ch, const struct frame *f, void *arg)
 	}
 }
 
-struct edge_gone {
-	unsigned edge;
+struct walk {
+	unsigned edge; /* AUTH_MAX_EDGES: every edge */
 	struct exchange *list[4096];
 	size_t n;
 };
 
-static void collect_edge(uint64_t key, void *value, void *arg)
+static void collect(uint64_t key, void *value, void *arg)
 {
 	(void)key;
-	struct edge_gone *g = arg;
+	struct walk *w = arg;
 	struct exchange *x = value;
-	if (x->edge == g->edge && g->n < sizeof g->list / sizeof g->list[0])
-		g->list[g->n++] = x;
+	if ((w->edge == AUTH_MAX_EDGES || x->edge == w->edge) && w->n < sizeof w->list / sizeof w->list[0])
+		w->list[w->n++] = x;
 }
 
 static void on_edge_close(struct channel *ch, const char *reason, void *arg)
@@ -256,18 +143,20 @@ static void on_edge_close(struct channel *ch, const char *reason, void *arg)
 	log_info("edge_link_closed", LOG_STR("edge", A.edge_names[edge]), LOG_STR("reason", reason));
 	channel_free(ch);
 	A.edges[edge] = NULL;
+	A.edge_gen[edge]++;
+	admit_cancel_edge(edge);
 	/* Everything that edge had open is over: tell the router so it cancels and forgets. */
-	static struct edge_gone g;
+	static struct walk w;
 	do {
-		g.edge = edge;
-		g.n = 0;
-		idmap_each(&A.by_id, collect_edge, &g);
-		for (size_t i = 0; i < g.n; i++) {
+		w.edge = edge;
+		w.n = 0;
+		idmap_each(&A.by_id, collect, &w);
+		for (size_t i = 0; i < w.n; i++) {
 			if (A.router)
-				channel_send(A.router, FRAME_STREAM_CLOSE, 0, g.list[i]->id, NULL, 0, NULL, 0, -1);
-			exchange_end(g.list[i]);
+				channel_send(A.router, FRAME_STREAM_CLOSE, 0, w.list[i]->id, NULL, 0, NULL, 0, -1);
+			exchange_end(w.list[i]);
 		}
-	} while (g.n == sizeof g.list / sizeof g.list[0]);
+	} while (w.n == sizeof w.list / sizeof w.list[0]);
 }
 
 static void on_router_frame(struct channel *ch, const struct frame *f, void *arg)
@@ -309,36 +198,24 @@ static void on_router_frame(struct channel *ch, const struct frame *f, void *arg
 		exchange_end(x);
 }
 
-struct router_gone {
-	struct exchange *list[4096];
-	size_t n;
-};
-
-static void collect_all(uint64_t key, void *value, void *arg)
-{
-	(void)key;
-	struct router_gone *g = arg;
-	if (g->n < sizeof g->list / sizeof g->list[0])
-		g->list[g->n++] = value;
-}
-
 static void on_router_close(struct channel *ch, const char *reason, void *arg)
 {
 	(void)arg;
 	log_warn("router_link_closed", LOG_STR("reason", reason));
 	channel_free(ch);
 	A.router = NULL;
-	static struct router_gone g;
+	static struct walk w;
 	do {
-		g.n = 0;
-		idmap_each(&A.by_id, collect_all, &g);
-		for (size_t i = 0; i < g.n; i++) {
-			refuse(g.list[i]->edge, g.list[i]->edge_stream, 503,
+		w.edge = AUTH_MAX_EDGES;
+		w.n = 0;
+		idmap_each(&A.by_id, collect, &w);
+		for (size_t i = 0; i < w.n; i++) {
+			refuse(w.list[i]->edge, w.list[i]->edge_stream, 503,
 			       "the router restarted; retry the request", json_pack("{s:s}", "Retry-After", "1"),
-			       -32603);
-			exchange_end(g.list[i]);
+			       -32603, NULL);
+			exchange_end(w.list[i]);
 		}
-	} while (g.n == sizeof g.list / sizeof g.list[0]);
+	} while (w.n == sizeof w.list / sizeof w.list[0]);
 }
 
 static const struct channel_callbacks edge_callbacks = { .on_frame = on_edge_frame, .on_close = on_edge_close };
@@ -354,14 +231,16 @@ static void attach_link(const char *name, int fd)
 		return;
 	}
 	if (strncmp(name, "edge.", 5) == 0) {
-		unsigned slot = MAX_EDGES;
-		for (unsigned i = 0; i < MAX_EDGES; i++) {
-			if (strcmp(A.edge_names[i], name) == 0 || (!A.edge_names[i][0] && slot == MAX_EDGES))
+		unsigned slot = AUTH_MAX_EDGES;
+		for (unsigned i = 0; i < AUTH_MAX_EDGES; i++) {
+			if (strcmp(A.edge_names[i], name) == 0) {
 				slot = i;
-			if (strcmp(A.edge_names[i], name) == 0)
 				break;
+			}
+			if (!A.edge_names[i][0] && slot == AUTH_MAX_EDGES)
+				slot = i;
 		}
-		if (slot == MAX_EDGES) {
+		if (slot == AUTH_MAX_EDGES) {
 			close(fd);
 			log_error("too_many_edges");
 			return;
@@ -376,6 +255,8 @@ static void attach_link(const char *name, int fd)
 	log_warn("unknown_link", LOG_STR("link", name));
 	close(fd);
 }
+
+/* ---- policy: keys, roles, limits, OAuth ---- */
 
 static void load_keys(void)
 {
@@ -395,6 +276,44 @@ static void load_keys(void)
 	log_info("keys_loaded", LOG_INT("count", A.keys.n));
 }
 
+static int load_rbac(void)
+{
+	const char *defaults = role_data(&A.rc, "rbac");
+	struct rbac next;
+	char err[512];
+	if (rbac_load(&next, defaults, defaults ? strlen(defaults) : 0,
+	              json_object_get(A.rc.cfg.root, "roles"), err, sizeof err) != 0) {
+		log_error("roles_rejected", LOG_STR("reason", err));
+		return -1;
+	}
+	rbac_free(&A.rbac);
+	A.rbac = next;
+	log_info("roles_loaded", LOG_INT("count", A.rbac.n_roles));
+	return 0;
+}
+
+static int make_limiter(void)
+{
+	struct limiter_config lc;
+	char err[512];
+	limiter_config_defaults(&lc);
+	if (limiter_config_from_json(A.rc.cfg.root, &lc, err, sizeof err) != 0) {
+		log_error("rate_limit_rejected", LOG_STR("reason", err));
+		return -1;
+	}
+	struct limiter *next = limiter_new(A.base, &lc, err, sizeof err);
+	explicit_bzero(lc.redis_password, sizeof lc.redis_password);
+	if (!next) {
+		log_error("rate_limiter_failed", LOG_STR("reason", err));
+		return -1;
+	}
+	limiter_free(A.limiter);
+	A.limiter = next;
+	log_info("rate_limiter_ready", LOG_INT("requests", lc.requests), LOG_INT("window_ms", lc.window_ms),
+	         LOG_STR("store", lc.redis_host[0] ? "redis" : "embedded"));
+	return 0;
+}
+
 static void on_link(const char *name, int fd, void *arg)
 {
 	(void)arg;
@@ -406,6 +325,18 @@ static void on_config(json_t *slice, void *arg)
 	(void)slice;
 	(void)arg;
 	load_keys();
+	load_rbac();
+	/* A new limiter only when its settings changed would keep windows; for now the embedded
+	 * windows start afresh on reload, and Redis windows are unaffected. */
+	make_limiter();
+	if (A.jwks && A.rc.cfg.oauth.enabled) {
+		char err[256];
+		if (jwks_cache_set_url(A.jwks, A.rc.cfg.oauth.jwks_url, err, sizeof err) != 0)
+			log_error("jwks_url_rejected", LOG_STR("reason", err));
+	} else if (!A.jwks != !A.rc.cfg.oauth.enabled) {
+		log_warn("oauth_change_needs_restart",
+		         LOG_STR("reason", "the CA bundle can only be read before the sandbox"));
+	}
 	if (A.rc.cfg.anonymous)
 		log_warn("anonymous_access_enabled", LOG_STR("effect", "requests without credentials are admitted"));
 }
@@ -434,28 +365,50 @@ static int hex_key(const char *hex, unsigned char out[SESSION_KEY_BYTES])
 	return 0;
 }
 
+/* Everything that reads files or initialises TLS happens here, before the sandbox. */
+static void start_oauth(void)
+{
+	if (!A.rc.cfg.oauth.enabled)
+		return;
+	char err[512];
+	if (jwks_global_init() != 0)
+		fatal("libcurl_init");
+	A.jwks = jwks_cache_new(A.base, &(struct jwks_cache_options){ .url = A.rc.cfg.oauth.jwks_url },
+	                        err, sizeof err);
+	if (!A.jwks)
+		fatal_exit(EXIT_CONFIG, "oauth_invalid", LOG_FIELDS_(LOG_STR("reason", err)));
+	log_info("oauth_enabled", LOG_STR("issuer", A.rc.cfg.oauth.issuer),
+	         LOG_STR("audience", A.rc.cfg.oauth.audience));
+}
+
 int main(void)
 {
 	log_init("auth");
 	role_start(&A.rc, "auth");
 	idmap_init(&A.by_id);
 	idmap_init(&A.by_edge);
+	idmap_init(&A.pending);
 	unsigned char key[SESSION_KEY_BYTES];
 	if (hex_key(role_data(&A.rc, "session_key"), key) != 0 || session_sealer_init(&A.sealer, key) != 0)
 		fatal("session_key_invalid");
 	explicit_bzero(key, sizeof key);
-	load_keys();
-	if (A.rc.cfg.anonymous)
-		log_warn("anonymous_access_enabled", LOG_STR("effect", "requests without credentials are admitted"));
 	A.base = event_base_new();
 	if (!A.base)
 		fatal("event_base_new");
-	const char *names[MAX_EDGES + 2];
-	int fds[MAX_EDGES + 2];
-	size_t n = role_fds_with_prefix(&A.rc, "", names, fds, MAX_EDGES + 2);
+	load_keys();
+	if (load_rbac() != 0 || make_limiter() != 0)
+		fatal_exit(EXIT_CONFIG, "auth_policy_invalid", LOG_FIELDS_(LOG_STR("hint", "see the error above")));
+	start_oauth();
+	if (A.rc.cfg.anonymous)
+		log_warn("anonymous_access_enabled", LOG_STR("effect", "requests without credentials are admitted"));
+	const char *names[AUTH_MAX_EDGES + 2];
+	int fds[AUTH_MAX_EDGES + 2];
+	size_t n = role_fds_with_prefix(&A.rc, "", names, fds, AUTH_MAX_EDGES + 2);
 	for (size_t i = 0; i < n; i++)
 		attach_link(names[i], fds[i]);
 	role_enter_sandbox(&A.rc);
+	if (A.jwks)
+		jwks_cache_start(A.jwks);
 	role_control_attach(&A.rc, A.base, &control_ops, NULL);
 	role_report_ready(&A.rc);
 	event_base_dispatch(A.base);

@@ -126,6 +126,8 @@ void client_start_sse(struct client *cl, const char *extra_headers)
 	cl->phase = PHASE_STREAMING;
 	/* A stream has no idle timeout: the keep-alive comments keep it (and proxies) alive. */
 	evtimer_del(cl->timer);
+	/* Reading again only to notice the client hang up (see watch_hangup). */
+	conn_resume_read(cl->conn);
 }
 
 void client_sse_chunk(struct client *cl, const void *buf, size_t len)
@@ -214,10 +216,39 @@ static void process_input(struct client *cl)
 	route_request(cl, &cl->req);
 }
 
+/* While an SSE response streams, the client sends nothing we act on, but its hang-up must be
+ * seen at once: only then is the stream detached for a Last-Event-ID resume (a resume that
+ * found it still attached would start a new stream and lose the missed events), and until
+ * then the loss shows only when a keep-alive write fails. Bytes that arrive meanwhile (a
+ * pipelined request) are kept for later, but the buffer is not grown: the request being
+ * answered points into it. */
+static void watch_hangup(struct client *cl)
+{
+	for (;;) {
+		size_t room = cl->in_cap - cl->in_len;
+		if (room == 0) {
+			conn_pause_read(cl->conn);
+			return;
+		}
+		ssize_t n = conn_read(cl->conn, cl->in + cl->in_len, room);
+		if (n > 0) {
+			cl->in_len += (size_t)n;
+			continue;
+		}
+		if (n != CONN_AGAIN)
+			client_close(cl, false);
+		return;
+	}
+}
+
 static void on_readable(struct conn *c, void *arg)
 {
 	struct client *cl = arg;
 	for (;;) {
+		if (cl->phase == PHASE_STREAMING) {
+			watch_hangup(cl);
+			return;
+		}
 		if (cl->phase != PHASE_READING) {
 			conn_pause_read(c);
 			return;

@@ -61,6 +61,7 @@ struct exchange {
 	struct event *keepalive;
 	struct event *detach_timer;
 	uint64_t created_ms;
+	unsigned char owner[32];  /* digest of the opening request's session id and credentials */
 };
 
 /* client.c */

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/sha256.h>
+
 #include "datapath.h"
 #include "edge.h"
 #include "log.h"
@@ -28,6 +30,39 @@ static void exchange_free(struct exchange *ex)
 	free(ex);
 }
 
+/* Who may resume a stream: a request with the same session id and credentials as the one
+ * that opened it. A resume is answered here, without asking auth, so without this check any
+ * client that learned or guessed an event id (the boot id in it is the same for every stream
+ * of this process, the rest is a counter) could read another principal's stream. */
+static void owner_digest(const struct http_request *req, unsigned char out[32])
+{
+	static const enum http_hdr parts[] = {
+		HTTP_HDR_MCP_SESSION_ID, HTTP_HDR_AUTHORIZATION, HTTP_HDR_X_API_KEY,
+	};
+	mbedtls_sha256_context ctx;
+	mbedtls_sha256_init(&ctx);
+	mbedtls_sha256_starts_ret(&ctx, 0);
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		struct http_str v = http_header(req, parts[i]);
+		/* Presence and length first, so no two header sets hash the same bytes. */
+		unsigned char head[5] = { v.ptr != NULL, (unsigned char)(v.len >> 24),
+			(unsigned char)(v.len >> 16), (unsigned char)(v.len >> 8), (unsigned char)v.len };
+		mbedtls_sha256_update_ret(&ctx, head, sizeof head);
+		if (v.ptr)
+			mbedtls_sha256_update_ret(&ctx, (const unsigned char *)v.ptr, v.len);
+	}
+	mbedtls_sha256_finish_ret(&ctx, out);
+	mbedtls_sha256_free(&ctx);
+}
+
+static bool same_owner(const unsigned char a[32], const unsigned char b[32])
+{
+	unsigned char diff = 0;
+	for (size_t i = 0; i < 32; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
 struct exchange *exchange_new(struct client *cl, enum exchange_kind kind, const char *rid)
 {
 	struct exchange *ex = calloc(1, sizeof *ex);
@@ -40,6 +75,7 @@ struct exchange *exchange_new(struct client *cl, enum exchange_kind kind, const 
 	ex->cl = cl;
 	ex->legacy_sse = kind == EX_SSE_OPEN;
 	ex->created_ms = edge_now_ms();
+	owner_digest(client_request(cl), ex->owner);
 	snprintf(ex->rid, sizeof ex->rid, "%s", rid);
 	if (idmap_put(&E.exchanges, ex->id, ex) != 0) {
 		free(ex);
@@ -253,6 +289,12 @@ bool exchange_resume(struct client *cl, const char *last_event_id, size_t len)
 	struct exchange *ex = idmap_get(&E.exchanges, (uint32_t)key);
 	if (!ex || ex->cl || !ex->replay)
 		return false;
+	unsigned char owner[32];
+	owner_digest(client_request(cl), owner);
+	if (!same_owner(owner, ex->owner)) {
+		log_info("sse_resume_refused", LOG_STR("rid", ex->rid), LOG_STR("reason", "not the stream's owner"));
+		return false; /* treated as a new stream: auth judges its session and credentials */
+	}
 	ex->cl = cl;
 	evtimer_del(ex->detach_timer);
 	client_set_exchange(cl, ex);

@@ -314,12 +314,25 @@ static void sse_post(struct client *cl, const struct http_request *req)
 	forward(cl, EX_SSE_POST, meta, rid, req->body);
 }
 
-/* RFC 9728: where a client learns which authorization servers this resource trusts. */
+/* RFC 9728: where a client learns which authorization server this resource trusts. */
 static void protected_resource_metadata(struct client *cl)
 {
-	json_t *doc = json_pack("{s:s++, s:[s], s:[], s:s}", "resource", E.rc.cfg.public_url, "/mcp",
+	const struct config_oauth *o = &E.rc.cfg.oauth;
+	json_t *doc = json_pack("{s:s, s:[s], s:[], s:s}", "resource", "",
 	                        "bearer_methods_supported", "header", "authorization_servers",
 	                        "resource_name", "mcpgate");
+	if (o->enabled) {
+		json_object_set_new(doc, "resource", json_string(o->audience));
+		json_array_append_new(json_object_get(doc, "authorization_servers"), json_string(o->issuer));
+		json_t *scopes = json_array();
+		for (char *const *s = o->required_scopes; *s; s++)
+			json_array_append_new(scopes, json_string(*s));
+		json_object_set_new(doc, "scopes_supported", scopes);
+	} else {
+		char resource[600];
+		snprintf(resource, sizeof resource, "%s/mcp", E.rc.cfg.public_url);
+		json_object_set_new(doc, "resource", json_string(resource));
+	}
 	char *text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	respond_json(cl, 200, text ? text : "{}");

@@ -22,6 +22,7 @@ cat >"$WORK/config.json" <<JSON
   "listen": [ { "address": "127.0.0.1:$PORT", "tls": true } ],
   "tls": { "certificate": "cert.pem", "key": "key.pem" },
   "auth": { "anonymous": true },
+  "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
   "servers": [ { "name": "fixture", "namespace": "",
                  "command": [ "$BUILD/tests/fixtures/mcpgate-conformance-fixture" ] } ],
   "log": { "level": "warn" }

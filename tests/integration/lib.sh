@@ -100,6 +100,7 @@ write_config() { # write_config FILE [servers JSON]
 {
   "listen": [ { "address": "127.0.0.1:$PORT", "tls": false } ],
   "auth": { "anonymous": true },
+  "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
   "servers": ${2:-[]},
   "supervisor": { "restart": { "max_deaths": 20, "window_seconds": 60 }, "shutdown_timeout_ms": 5000 },
   "log": { "level": "info" }

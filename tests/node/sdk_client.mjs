@@ -1,13 +1,18 @@
 // The official TypeScript SDK client against the gateway: connect (Streamable HTTP or the
 // legacy SSE transport), list tools, call one, and print a JSON summary. Exits non-zero on
 // any failure. Usage: node sdk_client.mjs URL http|sse [TOOL [ARGS_JSON]]
+// MCPGATE_API_KEY: sent as X-API-Key, or as "Authorization: Bearer" when
+// MCPGATE_API_KEY_HEADER=bearer.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 
 const [url, kind = "http", tool, argsJson = "{}"] = process.argv.slice(2);
 const headers = {};
-if (process.env.MCPGATE_API_KEY) headers["X-API-Key"] = process.env.MCPGATE_API_KEY;
+if (process.env.MCPGATE_API_KEY) {
+  if (process.env.MCPGATE_API_KEY_HEADER === "bearer") headers.Authorization = `Bearer ${process.env.MCPGATE_API_KEY}`;
+  else headers["X-API-Key"] = process.env.MCPGATE_API_KEY;
+}
 
 const transport = kind === "sse"
   ? new SSEClientTransport(new URL(url), { requestInit: { headers }, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers || {}), ...headers } }) } })

@@ -383,7 +383,9 @@ static void test_config(void)
 	      from_slice.oauth.client_ids[0] && strcmp(from_slice.oauth.client_ids[0], "app") == 0,
 	      "config: the auth slice carries oauth and reloads to the same policy");
 	json_t *edge = rc == 0 ? config_slice_for_role(&c, "edge") : NULL;
-	CHECK(edge && !json_object_get(edge, "auth"), "config: the edge slice has no oauth");
+	json_t *edge_auth = edge ? json_object_get(edge, "auth") : NULL;
+	CHECK(edge && json_object_size(edge_auth) == 1 && json_object_get(edge_auth, "oauth"),
+	      "config: the edge slice carries auth.oauth (for RFC 9728 metadata) and nothing else of auth");
 	json_decref(edge);
 	json_decref(slice);
 	if (rc2 == 0)
