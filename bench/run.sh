@@ -21,7 +21,7 @@ conf="$build/bench-mcpgate.json"
 cat >"$conf" <<JSON
 {
   "listen": [ { "address": "127.0.0.1:18300", "tls": false } ],
-  "auth": { "anonymous": true },
+  "auth": { "anonymous": true, "rate_limit": { "requests": 1000000, "window_seconds": 1 } },
   "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
   "servers": [ { "name": "echo", "namespace": "",
                  "command": [ "$(command -v node)", "$harness/peers/stdio-echo.mjs" ] } ],

@@ -31,7 +31,7 @@ static void put_be32(uint8_t *p, uint32_t v)
 /* The numbering has a gap (7..15) between control and data types; both ranges are closed. */
 static bool type_known(uint8_t type)
 {
-	return (type >= FRAME_HELLO && type <= FRAME_STATUS) ||
+	return (type >= FRAME_HELLO && type <= FRAME_SPAWN) ||
 	       (type >= FRAME_REQUEST && type <= FRAME_ERROR);
 }
 
@@ -119,6 +119,7 @@ const char *frame_type_name(uint8_t type)
 	case FRAME_LINK: return "link";
 	case FRAME_DRAIN: return "drain";
 	case FRAME_STATUS: return "status";
+	case FRAME_SPAWN: return "spawn";
 	case FRAME_REQUEST: return "request";
 	case FRAME_RESPONSE: return "response";
 	case FRAME_STREAM_OPEN: return "stream_open";

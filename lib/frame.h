@@ -29,6 +29,10 @@ enum frame_type {
 	FRAME_LINK = 4,     /* sup->child: replacement link fd attached (meta: JSON {"link":"..."}) */
 	FRAME_DRAIN = 5,    /* sup->child: stop accepting, finish in-flight work, then exit */
 	FRAME_STATUS = 6,   /* either way: small JSON status (readiness of others, metrics) */
+	FRAME_SPAWN = 7,    /* router->sup: start or stop a per-session server process
+	                     * (meta: {"op":"start"|"stop","server":NAME,"session":SID}); the
+	                     * answer is a FRAME_LINK "upstream:NAME#SID", or a FRAME_STATUS
+	                     * {"spawn_failed":{"server","session","reason"}} */
 	/* edge <-> auth <-> router data path */
 	FRAME_REQUEST = 16, /* a client message with its request metadata */
 	FRAME_RESPONSE = 17, /* a message for the client */

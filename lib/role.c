@@ -236,10 +236,19 @@ static void control_on_close(struct channel *ch, const char *reason, void *arg)
 	exit(0);
 }
 
+static struct role_control ctl;
+
+int role_control_send(uint8_t type, const char *meta, const char *body)
+{
+	if (!ctl.ch)
+		return -1;
+	return channel_send(ctl.ch, type, 0, 0, meta, meta ? strlen(meta) : 0, body,
+	                    body ? strlen(body) : 0, -1);
+}
+
 void role_control_attach(struct role_context *rc, struct event_base *base,
                          const struct role_control_ops *ops, void *arg)
 {
-	static struct role_control ctl;
 	static const struct channel_callbacks cb = {
 		.on_frame = control_on_frame,
 		.on_close = control_on_close,

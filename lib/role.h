@@ -5,6 +5,7 @@
 #define MCPGATE_ROLE_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include "config.h"
 
 #define ROLE_CONTROL_FD 3
@@ -43,6 +44,9 @@ struct role_control_ops {
 	void (*on_drain)(void *arg);                         /* stop accepting, finish, exit */
 };
 struct event_base;
+/* Sends a frame to the supervisor on the control channel (after role_control_attach).
+ * Returns 0, or -1 if the channel is gone or full. */
+int role_control_send(uint8_t type, const char *meta, const char *body);
 void role_control_attach(struct role_context *rc, struct event_base *base,
                          const struct role_control_ops *ops, void *arg);
 

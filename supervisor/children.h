@@ -56,6 +56,7 @@ struct child {
 	int router_end;         /* CHILD_SERVER: the router's end of its stdio link, kept here */
 	json_t *slice;          /* the config slice last sent */
 	bool removed;           /* a reload dropped this server: do not restart it */
+	char session[65];       /* per-session server: the client session it serves, else "" */
 };
 
 #endif

@@ -362,6 +362,16 @@ static void link_to_peer(struct fd_list *l, struct child *peer, const char *name
 	fd_list_add(l, name_here, sv[0], true);
 }
 
+/* The router knows a server's link as "upstream:NAME", a per-session one as
+ * "upstream:NAME#SESSION". */
+static void upstream_link_name(const struct child *server, char *out, size_t cap)
+{
+	if (server->session[0])
+		snprintf(out, cap, "upstream:%s#%s", server->server_name, server->session);
+	else
+		snprintf(out, cap, "upstream:%s", server->server_name);
+}
+
 static void send_upstream_link(struct supervisor *sup, struct child *server)
 {
 	for (size_t i = 0; i < sup->n_children; i++) {
@@ -371,15 +381,16 @@ static void send_upstream_link(struct supervisor *sup, struct child *server)
 		int copy = fcntl(server->router_end, F_DUPFD_CLOEXEC, 3);
 		if (copy < 0)
 			continue;
-		char meta[128];
-		int mlen = snprintf(meta, sizeof meta, "{\"link\":\"upstream:%s\"}", server->server_name);
+		char link[160], meta[200];
+		upstream_link_name(server, link, sizeof link);
+		int mlen = snprintf(meta, sizeof meta, "{\"link\":\"%s\"}", link);
 		channel_send(r->control, FRAME_LINK, 0, 0, meta, (size_t)mlen, NULL, 0, copy);
 	}
 }
 
 static void collect_fds(struct supervisor *sup, struct child *c, struct fd_list *l, int *stdio_fd)
 {
-	char name[96];
+	char name[160];
 	for (size_t i = 0; i < sup->n_children; i++) {
 		struct child *p = sup->children[i];
 		switch (c->def->kind) {
@@ -397,7 +408,7 @@ static void collect_fds(struct supervisor *sup, struct child *c, struct fd_list 
 			if (p->def->kind == CHILD_AUTH) {
 				link_to_peer(l, p, "auth", "router");
 			} else if (p->def->kind == CHILD_SERVER && p->router_end >= 0) {
-				snprintf(name, sizeof name, "upstream:%s", p->server_name);
+				upstream_link_name(p, name, sizeof name);
 				fd_list_add(l, name, p->router_end, false);
 			}
 			break;
@@ -428,10 +439,16 @@ static void collect_fds(struct supervisor *sup, struct child *c, struct fd_list 
 static void update_readiness(struct supervisor *sup);
 static void begin_shutdown(struct supervisor *sup, const char *reason, int exit_code);
 
+static void handle_spawn(struct supervisor *sup, struct child *router, const struct frame *f);
+
 static void on_control_frame(struct channel *ch, const struct frame *f, void *arg)
 {
 	(void)ch;
 	struct child *c = arg;
+	if (f->type == FRAME_SPAWN && c->def->kind == CHILD_ROUTER) {
+		handle_spawn(c->sup, c, f);
+		return;
+	}
 	if (f->type == FRAME_READY && c->state == CHILD_STARTING) {
 		c->state = CHILD_READY;
 		log_info("child_ready", LOG_STR("child", c->name), LOG_INT("pid", c->pid),
@@ -627,7 +644,8 @@ static void update_readiness(struct supervisor *sup)
 	bool ready = !sup->stopping;
 	for (size_t i = 0; i < sup->n_children && ready; i++) {
 		struct child *c = sup->children[i];
-		if (c->removed || (c->def->kind == CHILD_SERVER && c->state == CHILD_FAILED))
+		if (c->removed || c->session[0] ||
+		    (c->def->kind == CHILD_SERVER && c->state == CHILD_FAILED))
 			continue;
 		ready = c->state == CHILD_READY;
 	}
@@ -705,6 +723,8 @@ static void drain_backends(struct supervisor *sup)
 			drain_child(sup, sup->children[i]);
 }
 
+static void child_remove(struct supervisor *sup, struct child *c);
+
 static void record_death(struct child *c, uint64_t now)
 {
 	uint64_t window = (uint64_t)c->sup->cfg.restart.window_seconds * 1000u;
@@ -750,6 +770,22 @@ static void on_child_exit(struct supervisor *sup, struct child *c, int status)
 			LOG_INT("uptime_ms", uptime)));
 	}
 
+	if (c->def->kind == CHILD_ROUTER) {
+		/* Per-session servers belong to the router's sessions: they end with it. */
+		for (size_t i = 0; i < sup->n_children; i++) {
+			struct child *ps = sup->children[i];
+			if (ps->session[0] && !ps->removed) {
+				ps->removed = true;
+				if (child_alive(ps))
+					kill(ps->pid, SIGTERM);
+			}
+		}
+	}
+	if (c->session[0] && !sup->stopping) {
+		/* A per-session server is never restarted; the router fails that session's calls. */
+		child_remove(sup, c);
+		return;
+	}
 	if (sup->stopping || c->removed) {
 		c->state = CHILD_DOWN;
 		if (sup->stopping && all_children_down(sup, CHILD_EDGE))
@@ -938,6 +974,108 @@ static struct child *find_server(struct supervisor *sup, const char *name)
 			return c;
 	}
 	return NULL;
+}
+
+/* ---- per-session servers ---- */
+
+#define PER_SESSION_MAX 64 /* processes of one per-session server at once */
+
+static void child_remove(struct supervisor *sup, struct child *c)
+{
+	for (size_t i = 0; i < sup->n_children; i++) {
+		if (sup->children[i] == c) {
+			memmove(&sup->children[i], &sup->children[i + 1],
+			        (sup->n_children - i - 1) * sizeof sup->children[0]);
+			sup->n_children--;
+			break;
+		}
+	}
+	child_free(c);
+}
+
+static bool valid_session_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static void spawn_failed(struct child *router, const char *server, const char *session,
+                         const char *reason)
+{
+	log_warn("per_session_spawn_refused", LOG_STR("server", server), LOG_STR("reason", reason));
+	json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "spawn_failed", "server", server, "session",
+	                         session, "reason", reason);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text && child_has_control(router))
+		channel_send(router->control, FRAME_STATUS, 0, 0, NULL, 0, text, strlen(text), -1);
+	free(text);
+}
+
+/* The router asks for a server process of one client session's own (a server configured
+ * "per_session": it cannot share state across sessions), or for its end. The request is
+ * bounded: only configured per-session servers, well-formed session ids, a cap per server. */
+static void handle_spawn(struct supervisor *sup, struct child *router, const struct frame *f)
+{
+	json_t *meta = json_loadb((const char *)f->meta, f->meta_len, JSON_REJECT_DUPLICATES, NULL);
+	const char *op = json_string_value(json_object_get(meta, "op"));
+	const char *server = json_string_value(json_object_get(meta, "server"));
+	const char *session = json_string_value(json_object_get(meta, "session"));
+	if (!op || !server || !session || !valid_session_id(session) || sup->stopping) {
+		spawn_failed(router, server ? server : "", session && valid_session_id(session) ? session : "",
+		             sup->stopping ? "the appliance is stopping" : "malformed spawn request");
+		json_decref(meta);
+		return;
+	}
+	const struct config_server *cs = NULL;
+	for (size_t i = 0; i < sup->cfg.n_servers; i++)
+		if (strcmp(sup->cfg.servers[i].name, server) == 0)
+			cs = &sup->cfg.servers[i];
+	struct child *existing = NULL;
+	size_t running = 0;
+	for (size_t i = 0; i < sup->n_children; i++) {
+		struct child *c = sup->children[i];
+		if (c->def->kind == CHILD_SERVER && c->session[0] && strcmp(c->server_name, server) == 0 &&
+		    !c->removed) {
+			running++;
+			if (strcmp(c->session, session) == 0)
+				existing = c;
+		}
+	}
+	if (strcmp(op, "stop") == 0) {
+		if (existing) {
+			existing->removed = true;
+			log_info("per_session_server_stopping", LOG_STR("child", existing->name));
+			drain_child(sup, existing);
+		}
+	} else if (strcmp(op, "start") != 0) {
+		spawn_failed(router, server, session, "unknown op");
+	} else if (!cs || !cs->per_session) {
+		spawn_failed(router, server, session, "not a per-session server");
+	} else if (existing) {
+		spawn_failed(router, server, session, "already running for this session");
+	} else if (running >= PER_SESSION_MAX) {
+		spawn_failed(router, server, session, "too many sessions with their own process");
+	} else {
+		struct child *c = child_new(sup, role_of(CHILD_SERVER), 0, server);
+		if (!c) {
+			spawn_failed(router, server, session, "the process table is full");
+		} else {
+			snprintf(c->session, sizeof c->session, "%s", session);
+			snprintf(c->name, sizeof c->name, "server:%s#%.16s", server, session);
+			if (start_child(sup, c) != 0) {
+				spawn_failed(router, server, session, "the server could not be started");
+				child_remove(sup, c);
+			}
+		}
+	}
+	json_decref(meta);
 }
 
 /* ---- reload ---- */

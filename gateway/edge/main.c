@@ -126,6 +126,11 @@ static void apply_limits(void)
 	                                                                     : HTTP_MAX_FIELDS;
 	E.limits.max_body = E.rc.cfg.max_body_bytes;
 	E.limits.max_chunked_body = (uint64_t)E.rc.cfg.max_body_bytes * 2;
+	/* The config allows a header section down to 1 KiB, below the default 8 KiB target: the
+	 * target must then shrink with it (leaving 64 bytes for the rest of the request line),
+	 * or the check below would end the edge on every start. */
+	if ((uint64_t)E.limits.max_target + 64 > E.limits.max_header_bytes)
+		E.limits.max_target = E.limits.max_header_bytes - 64;
 	const char *bad = http_limits_check(&E.limits);
 	if (bad)
 		fatal_exit(EXIT_CONFIG, "http_limits_invalid", LOG_FIELDS_(LOG_STR("reason", bad)));

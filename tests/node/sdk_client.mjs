@@ -2,7 +2,8 @@
 // legacy SSE transport), list tools, call one, and print a JSON summary. Exits non-zero on
 // any failure. Usage: node sdk_client.mjs URL http|sse [TOOL [ARGS_JSON]]
 // MCPGATE_API_KEY: sent as X-API-Key, or as "Authorization: Bearer" when
-// MCPGATE_API_KEY_HEADER=bearer.
+// MCPGATE_API_KEY_HEADER=bearer. MCPGATE_BEARER: an OAuth access token, sent as
+// "Authorization: Bearer".
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -13,6 +14,7 @@ if (process.env.MCPGATE_API_KEY) {
   if (process.env.MCPGATE_API_KEY_HEADER === "bearer") headers.Authorization = `Bearer ${process.env.MCPGATE_API_KEY}`;
   else headers["X-API-Key"] = process.env.MCPGATE_API_KEY;
 }
+if (process.env.MCPGATE_BEARER) headers.Authorization = `Bearer ${process.env.MCPGATE_BEARER}`;
 
 const transport = kind === "sse"
   ? new SSEClientTransport(new URL(url), { requestInit: { headers }, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers || {}), ...headers } }) } })

@@ -26,7 +26,7 @@ static int failures;
 static int loop_bad;
 
 static const uint8_t all_types[] = {
-	FRAME_HELLO, FRAME_READY, FRAME_CONFIG, FRAME_LINK, FRAME_DRAIN, FRAME_STATUS,
+	FRAME_HELLO, FRAME_READY, FRAME_CONFIG, FRAME_LINK, FRAME_DRAIN, FRAME_STATUS, FRAME_SPAWN,
 	FRAME_REQUEST, FRAME_RESPONSE, FRAME_STREAM_OPEN, FRAME_STREAM_CLOSE, FRAME_ERROR,
 };
 #define N_TYPES (sizeof all_types / sizeof all_types[0])
@@ -178,13 +178,13 @@ static void test_max_sizes(void)
 static void test_encode_rejects(void)
 {
 	uint8_t hdr[FRAME_HEADER_SIZE];
-	static const uint8_t bad_types[] = { 0, 7, 8, 15, 21, 100, 255 };
+	static const uint8_t bad_types[] = { 0, 8, 9, 15, 21, 100, 255 };
 	int refused = 0;
 	for (size_t i = 0; i < sizeof bad_types; i++) {
 		struct frame f = { .type = bad_types[i] };
 		refused += frame_encode_header(&f, hdr) == -1;
 	}
-	CHECK(refused == (int)sizeof bad_types, "encode refuses unknown types 0/7/8/15/21/100/255");
+	CHECK(refused == (int)sizeof bad_types, "encode refuses unknown types 0/8/9/15/21/100/255");
 	int flags_refused = 0;
 	for (int bit = 2; bit < 16; bit++) {
 		struct frame f = { .type = FRAME_STATUS, .flags = (uint16_t)(1u << bit) };
@@ -209,7 +209,7 @@ static void test_decode_rejects(void)
 		{ "bad magic 'G' (HTTP on the channel)", 'G', 'E', 0, 0, 0, 1, FRAME_BAD_MAGIC },
 		{ "bad magic 0xff", 0xff, FRAME_HELLO, 0, 0, 0, 1, FRAME_BAD_MAGIC },
 		{ "type 0", FRAME_MAGIC, 0, 0, 0, 0, 2, FRAME_BAD_TYPE },
-		{ "type 7", FRAME_MAGIC, 7, 0, 0, 0, 2, FRAME_BAD_TYPE },
+		{ "type 8", FRAME_MAGIC, 8, 0, 0, 0, 2, FRAME_BAD_TYPE },
 		{ "type 15", FRAME_MAGIC, 15, 0, 0, 0, 2, FRAME_BAD_TYPE },
 		{ "type 21", FRAME_MAGIC, 21, 0, 0, 0, 2, FRAME_BAD_TYPE },
 		{ "type 255", FRAME_MAGIC, 255, 0, 0, 0, 2, FRAME_BAD_TYPE },
