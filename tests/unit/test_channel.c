@@ -272,7 +272,7 @@ static void test_large(void)
 	int over = channel_send(p.a.ch, FRAME_RESPONSE, 0, 9, "m", 1, "", FRAME_MAX_PAYLOAD, fd);
 	CHECK(over == -1 && errno == EINVAL, "a frame over the maximum payload is refused");
 	CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "and the fd passed with it is closed");
-	CHECK(channel_send(p.a.ch, 7, 0, 9, NULL, 0, NULL, 0, -1) == -1, "unknown type refused");
+	CHECK(channel_send(p.a.ch, 8, 0, 9, NULL, 0, NULL, 0, -1) == -1, "unknown type refused");
 	CHECK(channel_send(p.a.ch, FRAME_STATUS, 0x10, 9, NULL, 0, NULL, 0, -1) == -1,
 	      "unknown flag refused");
 	pair_close(&p, 0);
@@ -440,7 +440,7 @@ static void test_malformed(void)
 {
 	static const struct malformed_case cases[] = {
 		{ "HTTP request", "GET / HTTP/1.1\r\n", 16, FRAME_BAD_MAGIC },
-		{ "type 7", { FRAME_MAGIC, 7 }, 16, FRAME_BAD_TYPE },
+		{ "type 8", { FRAME_MAGIC, 8 }, 16, FRAME_BAD_TYPE },
 		{ "flag 0x0004", { FRAME_MAGIC, FRAME_REQUEST, 0, 4 }, 16, FRAME_BAD_FLAGS },
 		{ "payload 2^31", { FRAME_MAGIC, FRAME_REQUEST, 0, 0, 0x80, 0, 0, 0 }, 16, FRAME_TOO_LARGE },
 		{ "meta > payload", { FRAME_MAGIC, FRAME_REQUEST, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2 },
