@@ -2,6 +2,7 @@
  * file keeps the links (edges, router, supervisor), maps stream ids between edges and the
  * router, seals new sessions into tokens, and carries responses back. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,21 +40,45 @@ void refuse(unsigned edge, uint32_t stream, int status, const char *reason, json
 	json_decref(body);
 }
 
+/* Appends to a bounded buffer, or nothing at all when the text would not fit: *len never
+ * passes the end (a running snprintf total can, and the next write then overflows). */
+__attribute__((format(printf, 4, 5)))
+static bool append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len) {
+		buf[*len] = '\0';
+		return false;
+	}
+	*len += (size_t)n;
+	return true;
+}
+
 /* RFC 6750 / RFC 9728: the challenge points the client at the protected resource metadata. */
 json_t *challenge_headers(const char *error, const char *description)
 {
 	char value[1400];
-	int n = snprintf(value, sizeof value, "Bearer resource_metadata=\"%s/.well-known/oauth-protected-resource\"",
-	                 A.rc.cfg.public_url);
+	size_t n = 0;
+	append(value, sizeof value, &n, "Bearer resource_metadata=\"%s/.well-known/oauth-protected-resource\"",
+	       A.rc.cfg.public_url);
 	if (error)
-		n += snprintf(value + n, sizeof value - (size_t)n, ", error=\"%s\"", error);
+		append(value, sizeof value, &n, ", error=\"%s\"", error);
 	if (description)
-		n += snprintf(value + n, sizeof value - (size_t)n, ", error_description=\"%s\"", description);
+		append(value, sizeof value, &n, ", error_description=\"%s\"", description);
 	if (A.rc.cfg.oauth.enabled && A.rc.cfg.oauth.required_scopes[0]) {
-		n += snprintf(value + n, sizeof value - (size_t)n, ", scope=\"");
-		for (char **s = A.rc.cfg.oauth.required_scopes; *s; s++)
-			n += snprintf(value + n, sizeof value - (size_t)n, "%s%s", s == A.rc.cfg.oauth.required_scopes ? "" : " ", *s);
-		snprintf(value + n, sizeof value - (size_t)n, "\"");
+		/* Up to 32 scopes of 256 bytes are a valid config; the scope attribute is optional
+		 * (RFC 6750 3), so when the list does not fit it is left out rather than cut. */
+		size_t mark = n;
+		bool whole = append(value, sizeof value, &n, ", scope=\"");
+		for (char **s = A.rc.cfg.oauth.required_scopes; whole && *s; s++)
+			whole = append(value, sizeof value, &n, "%s%s", s == A.rc.cfg.oauth.required_scopes ? "" : " ", *s);
+		if (!whole || !append(value, sizeof value, &n, "\"")) {
+			n = mark;
+			value[n] = '\0';
+		}
 	}
 	return json_pack("{s:s}", "WWW-Authenticate", value);
 }

@@ -87,6 +87,8 @@ void call_finish(struct call *c)
 		outreq_forget(r, c->rid);
 	if (c->up->calls)
 		c->up->calls--;
+	if (c->up->session[0])
+		c->up->last_used_ms = now_ms(); /* idle counts from the end of the last call */
 	if (c->timer)
 		event_free(c->timer);
 	if (c->gather)
@@ -187,8 +189,12 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	char text[300];
-	snprintf(text, sizeof text, "upstream '%s' did not answer %s within %u ms", c->up->name,
-	         c->method, c->up->timeout_ms);
+	if (outreq_held(c->r, c->rid))
+		snprintf(text, sizeof text, "upstream '%s': its process for this session was not ready "
+		         "within %u ms, so %s was not sent", c->up->name, c->up->timeout_ms, c->method);
+	else
+		snprintf(text, sizeof text, "upstream '%s' did not answer %s within %u ms", c->up->name,
+		         c->method, c->up->timeout_ms);
 	log_warn("call_timeout", LOG_STR("rid", c->rid_log), LOG_STR("upstream", c->up->name),
 	         LOG_STR("method", c->method), LOG_STR("target", c->target));
 	upstream_cancel(c->up, c->rid, "mcpgate: the call timed out");
@@ -207,7 +213,16 @@ void call_start(struct request_ctx *ctx, const json_t *id, struct upstream *up,
                 const char *method, const char *target, json_t *params)
 {
 	struct router *r = ctx->r;
-	if (up->state != UPSTREAM_READY) {
+	if (up->per_session) {
+		/* The shared process's catalog said where to go; the session's own process serves. */
+		up = persession_route(ctx, id, up);
+		if (!up) {
+			json_decref(params);
+			return;
+		}
+	}
+	bool hold = up->session[0] && up->state != UPSTREAM_READY;
+	if (up->state != UPSTREAM_READY && !hold) {
 		char text[400];
 		snprintf(text, sizeof text, "upstream '%s' is %s (%s); try again shortly", up->name,
 		         upstream_state_name(up->state), up->last_error);
@@ -248,7 +263,8 @@ void call_start(struct request_ctx *ctx, const json_t *id, struct upstream *up,
 	json_decref(params);
 	const char *why = "out of memory";
 	if (!c->client_id || !c->timer || !fwd ||
-	    !upstream_request_id(up, c->rid, method, fwd, on_call_done, c, 0, &why)) {
+	    !(hold ? upstream_enqueue(up, c->rid, method, fwd, on_call_done, c, &why)
+	           : upstream_request_id(up, c->rid, method, fwd, on_call_done, c, 0, &why))) {
 		char text[300];
 		snprintf(text, sizeof text, "upstream '%s' could not take the call: %s", up->name, why);
 		reply_error(ctx, id, RPC_INTERNAL_ERROR, text, json_pack("{s:s}", "upstream", up->name));
@@ -262,7 +278,8 @@ void call_start(struct request_ctx *ctx, const json_t *id, struct upstream *up,
 	}
 	up->calls++;
 	arm_timer(c);
-	log_debug("call_forwarded", LOG_STR("rid", c->rid_log), LOG_STR("upstream", up->name),
+	log_debug(hold ? "call_held" : "call_forwarded", LOG_STR("rid", c->rid_log),
+	          LOG_STR("upstream", up->name), LOG_STR("session", up->session),
 	          LOG_STR("method", method), LOG_STR("target", c->target), LOG_INT("id", c->rid));
 }
 
@@ -511,6 +528,32 @@ static void collect_old_relays(uint64_t key, void *value, void *arg)
 	struct relay *rl = value;
 	if (sw->n < 1024 && sw->now - rl->created_ms > RELAY_TTL_MS)
 		sw->old[sw->n++] = rl;
+}
+
+struct relay_owner {
+	const struct upstream *up;
+	struct relay *list[256];
+	size_t n;
+};
+
+static void collect_owned_relays(uint64_t key, void *value, void *arg)
+{
+	(void)key;
+	struct relay_owner *o = arg;
+	struct relay *rl = value;
+	if (rl->up == o->up && o->n < sizeof o->list / sizeof o->list[0])
+		o->list[o->n++] = rl;
+}
+
+void relays_forget_upstream(struct router *r, struct upstream *up)
+{
+	struct relay_owner o = { .up = up };
+	do {
+		o.n = 0;
+		idmap_each(&r->relays, collect_owned_relays, &o);
+		for (size_t i = 0; i < o.n; i++)
+			relay_free(r, o.list[i]);
+	} while (o.n == sizeof o.list / sizeof o.list[0]);
 }
 
 void relays_sweep(struct router *r)

@@ -415,9 +415,28 @@ static void on_subscription(struct request_ctx *ctx, const json_t *id, json_t *p
 		             "the server behind '%s' does not support resource subscriptions", uri);
 		return;
 	}
-	/* The upstream is told once per URI, whatever the number of sessions (upstream.c). */
 	struct session *s = ctx->sess;
 	bool had = json_object_get(s->subscriptions, uri) != NULL;
+	if (up->per_session && on != had) {
+		/* The session's own process holds its subscriptions; asked for now if need be,
+		 * before the session's list changes (a new process is told that list). */
+		const char *why = "unknown";
+		struct upstream *own = persession_get(ctx->r, up, s->sid, on, &why);
+		if (on && !own) {
+			reply_errorf(ctx, id, RPC_INTERNAL_ERROR, json_pack("{s:s}", "upstream", up->name),
+			             "upstream '%s' could not get a process for this session: %s", up->name, why);
+			return;
+		}
+		if (on)
+			json_object_set_new(s->subscriptions, uri, json_true());
+		else
+			json_object_del(s->subscriptions, uri);
+		if (own)
+			upstream_subscribe(own, uri, on);
+		reply_result(ctx, id, on ? "resources/subscribe" : "resources/unsubscribe", json_object());
+		return;
+	}
+	/* The upstream is told once per URI, whatever the number of sessions (upstream.c). */
 	if (on && !had) {
 		json_object_set_new(s->subscriptions, uri, json_true());
 		upstream_subscribe(up, uri, true);
@@ -487,6 +506,7 @@ static void on_set_level(struct request_ctx *ctx, const json_t *id, json_t *para
 	/* Upstreams send at the most verbose level any session wants; each session is filtered. */
 	for (size_t i = 0; i < ctx->r->n_ups; i++)
 		upstream_want_log_level(ctx->r->ups[i], level);
+	persession_log_level(ctx->r, ctx->sess->sid, level);
 	reply_result(ctx, id, "logging/setLevel", json_object());
 }
 

@@ -39,6 +39,7 @@ struct fan {
 	const json_t *params;
 	const char *uri;        /* resources/updated only */
 	struct upstream *up;
+	const char *only_sid;   /* from a session's own process: that session alone */
 	unsigned sent;
 };
 
@@ -48,6 +49,8 @@ static void fan_session(uint64_t key, void *value, void *arg)
 	struct fan *f = arg;
 	struct session *s = value;
 	if (!s->get_stream)
+		return;
+	if (f->only_sid && strcmp(s->sid, f->only_sid) != 0)
 		return;
 	if (f->uri && !json_object_get(s->subscriptions, f->uri))
 		return;
@@ -82,20 +85,22 @@ void fanout_resource_updated(struct router *r, struct upstream *up, json_t *para
 	size_t owner;
 	if (!uri)
 		return;
-	/* Only the upstream that serves the URI speaks for it. */
-	if (!catalog_route_uri(&r->catalog, uri, &owner) || owner != up->index) {
-		if (!json_object_get(up->subscriptions, uri)) {
-			log_debug("resource_update_ignored", LOG_STR("upstream", up->name), LOG_STR("uri", uri));
-			return;
-		}
+	/* Only the upstream that serves the URI speaks for it (a session's own process only
+	 * for what its session subscribed to with it). */
+	bool owns = !up->session[0] && catalog_route_uri(&r->catalog, uri, &owner) &&
+	            owner == up->index;
+	if (!owns && !json_object_get(up->subscriptions, uri)) {
+		log_debug("resource_update_ignored", LOG_STR("upstream", up->name), LOG_STR("uri", uri));
+		return;
 	}
 	json_t *p = json_pack("{s:s}", "uri", uri);
 	json_t *title = json_object_get(params, "title");
 	if (p && json_is_string(title))
 		json_object_set(p, "title", title);
 	struct fan f = { .r = r, .method = "notifications/resources/updated", .params = p,
-	                 .uri = uri, .up = up };
+	                 .uri = uri, .up = up, .only_sid = up->session[0] ? up->session : NULL };
 	idmap_each(&r->sessions, fan_session, &f);
-	idmap_each(&r->streams, fan_listen, &f);
+	if (!f.only_sid)
+		idmap_each(&r->streams, fan_listen, &f);
 	json_decref(p);
 }

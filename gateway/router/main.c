@@ -173,6 +173,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		sessions_sweep(r);
 		relays_sweep(r);
 	}
+	persession_sweep(r);
 	router_maybe_exit(r);
 }
 
@@ -272,6 +273,10 @@ static void on_link(const char *name, int fd, void *arg)
 		attach_auth(r, fd);
 		return;
 	}
+	if (strncmp(name, "upstream:", 9) == 0 && strchr(name, '#')) {
+		persession_link(r, name + 9, fd); /* a session's own process: "upstream:NAME#SID" */
+		return;
+	}
 	if (strncmp(name, "upstream:", 9) == 0) {
 		struct upstream *up = upstream_by_name(r, name + 9);
 		if (up) {
@@ -317,14 +322,23 @@ static void on_config(json_t *slice, void *arg)
 	for (size_t i = 0; i < n_old; i++) {
 		if (!kept[i]) {
 			log_info("upstream_removed", LOG_STR("upstream", old[i]->name));
+			persession_server_gone(r, old[i]->name, "the server was removed from the configuration");
 			upstream_free(old[i]);
 		}
 	}
+	for (size_t i = 0; i < n; i++)
+		if (!r->ups[i]->per_session)
+			persession_server_gone(r, r->ups[i]->name, "the server is no longer per_session");
 	router_catalog_changed(r);
 }
 
+static void on_status(json_t *status, void *arg)
+{
+	persession_status(arg, status);
+}
+
 static const struct role_control_ops control_ops = {
-	.on_config = on_config, .on_link = on_link, .on_drain = on_drain,
+	.on_config = on_config, .on_link = on_link, .on_status = on_status, .on_drain = on_drain,
 };
 
 int main(void)
@@ -340,6 +354,7 @@ int main(void)
 	idmap_init(&r->ended);
 	idmap_init(&r->relays);
 	idmap_init(&r->parked);
+	idmap_init(&r->instances);
 	catalog_init(&r->catalog);
 	r->started_ms = now_ms();
 	r->base = event_base_new();

@@ -20,6 +20,7 @@
 
 struct event;
 struct event_base;
+struct request_ctx;
 struct bufferevent;
 struct channel;
 
@@ -38,6 +39,13 @@ struct channel;
 #define PARKED_MAX 10000
 #define MRTR_GATHER_MS 30          /* collect server->client requests that come together */
 #define DRAIN_MAX_MS 10000
+/* Servers configured "per_session" (persession.c): each client session gets its own process. */
+#ifndef PER_SESSION_IDLE_MS /* a build may shorten it (-DPER_SESSION_IDLE_MS=...) to try it out */
+#define PER_SESSION_IDLE_MS (10u * 60u * 1000u) /* a session's process ends after this long unused */
+#endif
+#define PER_SESSION_QUEUE_MAX 32   /* calls held while a session's process starts */
+#define PER_SESSION_SPAWN_MS 30000 /* the supervisor links a requested process by then, or it failed */
+#define PER_SESSION_SWEEP_MS 1000
 
 /* _meta keys */
 #define META_OURS_PREFIX "io.mcpgate/"
@@ -85,6 +93,14 @@ struct upstream {
 	unsigned calls;            /* client calls in flight */
 	int log_level;             /* level last set with logging/setLevel, -1 = none */
 	json_t *subscriptions;     /* uri -> number of sessions and listen streams subscribed */
+	bool per_session;          /* configured so: calls go to each session's own process */
+	/* A session's own process of a per_session server (persession.c); never in r->ups. */
+	char session[SESSION_ID_HEX + 1]; /* "" for the shared upstreams in r->ups */
+	uint64_t spawn_ms;         /* when its process was asked for */
+	uint64_t last_used_ms;     /* the last call routed to it */
+	unsigned queued;           /* calls held until it is ready */
+	bool retired;              /* out of the table, freed at the next sweep */
+	struct upstream *buried_next;
 };
 
 /* Answer to a request the router sent an upstream: `response` is the whole message, or NULL
@@ -100,6 +116,7 @@ struct outreq {
 	void *arg;
 	struct event *timer;       /* internal requests only; calls time themselves */
 	char method[40];
+	json_t *queued;            /* the request, held until a session's process is ready */
 };
 
 struct upstream *upstream_new(struct router *r, const struct config_server *srv, size_t index);
@@ -117,6 +134,12 @@ struct outreq *upstream_request(struct upstream *up, const char *method, json_t 
 struct outreq *upstream_request_id(struct upstream *up, uint64_t rid, const char *method,
                                    json_t *params, outreq_done_fn done, void *arg,
                                    uint32_t timeout_ms, const char **why);
+/* For a session's process that is not ready yet: the request is held (PER_SESSION_QUEUE_MAX
+ * at most) and sent once it is; a failure of the process fails it like a sent one. */
+struct outreq *upstream_enqueue(struct upstream *up, uint64_t rid, const char *method,
+                                json_t *params, outreq_done_fn done, void *arg, const char **why);
+/* Whether request rid is still held, not sent. */
+bool outreq_held(struct router *r, uint64_t rid);
 /* Forgets an outstanding request without calling its callback. */
 void outreq_forget(struct router *r, uint64_t rid);
 /* Sends a notification or a response; the message is stolen. Returns 0 or -1. */
@@ -128,6 +151,35 @@ void upstream_subscribe(struct upstream *up, const char *uri, bool on);
 void upstream_cancel(struct upstream *up, uint64_t rid, const char *reason);
 void upstreams_pause(struct router *r, bool paused);
 struct upstream *upstream_by_name(struct router *r, const char *name);
+/* A session's own process of the per_session server `shared`, not linked yet. */
+struct upstream *upstream_new_instance(struct upstream *shared, const char *sid);
+/* Closes the link; every request out or held fails with `why`. */
+void upstream_disconnect(struct upstream *up, const char *why);
+
+/* ---- per-session server processes (persession.c) ---- */
+
+/* The process a session's call to the per_session server `shared` goes to: the session's
+ * own, asked for from the supervisor on first use (it may not be ready yet: calls are then
+ * held). NULL after answering the client (stateless request, no process to be had). */
+struct upstream *persession_route(struct request_ctx *ctx, const json_t *id,
+                                  struct upstream *shared);
+/* The session's process of `shared` if it has one, else NULL; `start` asks for one. */
+struct upstream *persession_get(struct router *r, struct upstream *shared, const char *sid,
+                                bool start, const char **why);
+/* FRAME_LINK "upstream:NAME#SID" (name_sid is "NAME#SID"): takes ownership of fd. */
+void persession_link(struct router *r, const char *name_sid, int fd);
+/* A FRAME_STATUS from the supervisor; answers {"spawn_failed":...}. */
+void persession_status(struct router *r, const json_t *status);
+/* The process is over as far as the router goes: its calls fail with `why`, the supervisor
+ * is told to stop it, and a later call asks for a new one. */
+void persession_retire(struct upstream *up, const char *why);
+/* The session ended or left the cache: its processes stop. */
+void persession_session_gone(struct router *r, const char *sid, const char *why);
+/* The server left the configuration or is no longer per_session. */
+void persession_server_gone(struct router *r, const char *name, const char *why);
+void persession_log_level(struct router *r, const char *sid, int level);
+/* Idle expiry, spawns that never came, and freeing what was retired. */
+void persession_sweep(struct router *r);
 
 /* ---- sessions (session.c) ---- */
 
@@ -283,6 +335,8 @@ void calls_upstream_cancelled(struct upstream *up, json_t *params);
 /* A client's answer to a server->client request (a JSON-RPC response in a POST). */
 void calls_client_response(struct request_ctx *ctx, json_t *msg);
 void relays_sweep(struct router *r);
+/* Forgets the relayed requests of an upstream about to be freed. */
+void relays_forget_upstream(struct router *r, struct upstream *up);
 /* Copies client params for an upstream: drops the io.mcpgate keys from _meta, adds the
  * caller, swaps the progress token for `rid`. Unless `stateless_passthrough` (a 2026-07-28
  * request for an upstream that speaks it), the 2026-07-28 protocol keys and the
@@ -345,6 +399,8 @@ struct router {
 	struct idmap ended;        /* name_hash(sid) -> ended marker: sessions DELETEd here */
 	struct idmap relays;       /* relay id -> struct relay */
 	struct idmap parked;       /* name_hash(requestState) -> struct call */
+	struct idmap instances;    /* name_hash("NAME#SID") -> a session's own struct upstream */
+	struct upstream *buried;   /* retired session processes, freed at the next sweep */
 	uint64_t next_id;
 	uint64_t next_internal;
 	uint64_t started_ms;

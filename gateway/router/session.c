@@ -42,14 +42,16 @@ static void session_free(struct session *s)
 	free(s);
 }
 
-/* Forgets it here without ending it: its token still opens it (re-created on next use). */
-static void session_evict(struct router *r, struct session *s)
+/* Forgets it here without ending it: its token still opens it (re-created on next use).
+ * Its own processes of per_session servers stop: their state would not outlive this anyway. */
+static void session_evict(struct router *r, struct session *s, const char *why)
 {
 	const char *uri;
 	json_t *v;
+	persession_session_gone(r, s->sid, why);
 	json_object_foreach(s->subscriptions, uri, v) {
 		size_t up;
-		if (catalog_route_uri(&r->catalog, uri, &up) && up < r->n_ups)
+		if (catalog_route_uri(&r->catalog, uri, &up) && up < r->n_ups && !r->ups[up]->per_session)
 			upstream_subscribe(r->ups[up], uri, false);
 	}
 	idmap_del(&r->sessions, sid_key(s->sid));
@@ -61,8 +63,8 @@ static struct session *session_insert(struct router *r, struct session *s)
 	if (idmap_count(&r->sessions) >= SESSION_CACHE_MAX)
 		sessions_sweep(r);
 	struct session *old = idmap_get(&r->sessions, sid_key(s->sid));
-	if (old)
-		session_evict(r, old); /* a 64-bit hash collision between live ids: keep the new */
+	if (old) /* a 64-bit hash collision between live ids: keep the new */
+		session_evict(r, old, "the session left the router's cache");
 	if (idmap_put(&r->sessions, sid_key(s->sid), s) != 0) {
 		session_free(s);
 		return NULL;
@@ -176,7 +178,7 @@ void session_end(struct router *r, struct session *s)
 	if (st)
 		stream_close(r, st);
 	log_info("session_ended", LOG_STR("sid", s->sid));
-	session_evict(r, s);
+	session_evict(r, s, "the session ended");
 }
 
 bool session_client_can(const struct session *s, const char *cap)
@@ -209,7 +211,7 @@ void sessions_sweep(struct router *r)
 	sw.n = 0;
 	idmap_each(&r->sessions, collect_idle, &sw);
 	for (size_t i = 0; i < sw.n; i++)
-		session_evict(r, sw.victims[i]);
+		session_evict(r, sw.victims[i], "the session was idle and left the router's cache");
 	if (sw.n)
 		log_debug("sessions_evicted", LOG_INT("count", sw.n));
 }

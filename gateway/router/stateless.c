@@ -164,8 +164,10 @@ void listen_open(struct request_ctx *ctx, const json_t *id, const json_t *params
 		size_t up;
 		if (!json_is_string(u) || json_array_size(granted) >= LISTEN_MAX_URIS)
 			continue;
+		/* A per_session server's subscriptions belong to a session's own process, and a
+		 * listen stream has no session: not granted. */
 		if (!catalog_route_uri(&r->catalog, json_string_value(u), &up) || up >= r->n_ups ||
-		    !upstream_has_cap(r->ups[up], "resources", "subscribe"))
+		    !upstream_has_cap(r->ups[up], "resources", "subscribe") || r->ups[up]->per_session)
 			continue;
 		upstream_subscribe(r->ups[up], json_string_value(u), true);
 		json_array_append_new(uris, json_pack("[O, s]", u, r->ups[up]->name));

@@ -38,6 +38,7 @@ void upstream_configure(struct upstream *up, const struct config_server *srv)
 	snprintf(up->name, sizeof up->name, "%s", srv->name);
 	snprintf(up->ns, sizeof up->ns, "%s", srv->namespace_);
 	up->timeout_ms = srv->timeout_ms ? srv->timeout_ms : 60000;
+	up->per_session = srv->per_session;
 }
 
 struct upstream *upstream_new(struct router *r, const struct config_server *srv, size_t index)
@@ -56,6 +57,30 @@ struct upstream *upstream_new(struct router *r, const struct config_server *srv,
 	upstream_configure(up, srv);
 	snprintf(up->last_error, sizeof up->last_error, "no link yet (the server is starting)");
 	line_reader_init(&up->lines, UPSTREAM_LINE_MAX);
+	return up;
+}
+
+struct upstream *upstream_new_instance(struct upstream *shared, const char *sid)
+{
+	struct upstream *up = calloc(1, sizeof *up);
+	if (!up)
+		return NULL;
+	up->r = shared->r;
+	up->index = shared->index;
+	up->subscriptions = json_object();
+	if (!up->subscriptions) {
+		free(up);
+		return NULL;
+	}
+	memcpy(up->name, shared->name, sizeof up->name);
+	memcpy(up->ns, shared->ns, sizeof up->ns);
+	up->timeout_ms = shared->timeout_ms;
+	/* Sent once it is initialized (restore_state), like the shared process was told. */
+	up->log_level = shared->log_level;
+	snprintf(up->session, sizeof up->session, "%s", sid);
+	snprintf(up->last_error, sizeof up->last_error, "its process for this session is starting");
+	line_reader_init(&up->lines, UPSTREAM_LINE_MAX);
+	up->spawn_ms = up->last_used_ms = now_ms();
 	return up;
 }
 
@@ -81,7 +106,18 @@ static void outreq_free(struct outreq *o)
 {
 	if (o->timer)
 		event_free(o->timer);
+	if (o->queued) {
+		json_decref(o->queued);
+		if (o->up->queued)
+			o->up->queued--;
+	}
 	free(o);
+}
+
+bool outreq_held(struct router *r, uint64_t rid)
+{
+	struct outreq *o = idmap_get(&r->outreqs, rid);
+	return o && o->queued;
 }
 
 void outreq_forget(struct router *r, uint64_t rid)
@@ -220,8 +256,82 @@ struct outreq *upstream_request(struct upstream *up, const char *method, json_t 
 	return upstream_request_id(up, 0, method, params, done, arg, timeout_ms, why);
 }
 
+struct outreq *upstream_enqueue(struct upstream *up, uint64_t rid, const char *method,
+                                json_t *params, outreq_done_fn done, void *arg, const char **why)
+{
+	struct router *r = up->r;
+	if (up->queued >= PER_SESSION_QUEUE_MAX) {
+		*why = "too many calls are waiting for this session's process to start";
+		json_decref(params);
+		return NULL;
+	}
+	struct outreq *o = calloc(1, sizeof *o);
+	if (!o) {
+		*why = "out of memory";
+		json_decref(params);
+		return NULL;
+	}
+	o->rid = rid ? rid : router_next_id(r);
+	o->up = up;
+	o->done = done;
+	o->arg = arg;
+	snprintf(o->method, sizeof o->method, "%s", method);
+	o->queued = jrpc_request((json_int_t)o->rid, method, params);
+	if (!o->queued || idmap_put(&r->outreqs, o->rid, o) != 0) {
+		json_decref(o->queued);
+		free(o);
+		*why = "could not queue the request";
+		return NULL;
+	}
+	up->queued++;
+	return o;
+}
+
+static int by_rid(const void *a, const void *b)
+{
+	uint64_t x = (*(struct outreq *const *)a)->rid, y = (*(struct outreq *const *)b)->rid;
+	return x < y ? -1 : x > y;
+}
+
+/* The session's process is ready: what waited for it goes out, oldest first. */
+static void flush_held(struct upstream *up)
+{
+	struct collected c = { .up = up };
+	idmap_each(&up->r->outreqs, collect_outreqs, &c);
+	if (c.n == 0)
+		return;
+	qsort(c.list, c.n, sizeof *c.list, by_rid);
+	uint64_t *rids = malloc(c.n * sizeof *rids);
+	size_t n = rids ? c.n : 0;
+	for (size_t i = 0; i < n; i++)
+		rids[i] = c.list[i]->rid;
+	free(c.list);
+	if (!rids) {
+		fail_outreqs(up, "out of memory");
+		return;
+	}
+	uint32_t gen = up->generation;
+	/* Looked up again each time: a failure's callback may finish other calls. */
+	for (size_t i = 0; i < n && up->generation == gen; i++) {
+		struct outreq *o = idmap_get(&up->r->outreqs, rids[i]);
+		if (!o || o->up != up || !o->queued)
+			continue;
+		json_t *msg = o->queued;
+		o->queued = NULL;
+		up->queued--;
+		o->generation = up->generation;
+		int rc = write_msg(up, msg);
+		json_decref(msg);
+		if (rc != 0)
+			outreq_complete(up->r, o, NULL, "could not send the request to the server");
+	}
+	free(rids);
+}
+
 void upstream_cancel(struct upstream *up, uint64_t rid, const char *reason)
 {
+	if (outreq_held(up->r, rid))
+		return; /* never sent: the server has nothing to cancel */
 	upstream_send(up, jrpc_notification("notifications/cancelled",
 		json_pack("{s:I, s:s}", "requestId", (json_int_t)rid, "reason", reason)));
 }
@@ -242,12 +352,21 @@ static void detach(struct upstream *up, const char *why)
 		up->fetching[k] = up->refetch[k] = false;
 	}
 	up->probing = false;
-	if (was_up)
+	if (was_up && !up->session[0]) /* a session's process: persession.c says why it ended */
 		log_warn("upstream_down", LOG_STR("upstream", up->name), LOG_STR("reason", why));
 	/* Every call in flight fails now, with a clear error, rather than at its timeout. */
 	fail_outreqs(up, why);
 	up->settled = true;
+	if (up->session[0]) {
+		persession_retire(up, why); /* never relinked: a later call asks for a new one */
+		return;
+	}
 	router_check_warm(up->r);
+}
+
+void upstream_disconnect(struct upstream *up, const char *why)
+{
+	detach(up, why);
 }
 
 void upstream_free(struct upstream *up)
@@ -375,7 +494,13 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	struct upstream *up = arg;
 	char why[200];
-	if (what & BEV_EVENT_EOF)
+	if ((what & BEV_EVENT_EOF) && up->session[0]) {
+		snprintf(why, sizeof why, "its process for this session exited (the session's next "
+		         "call starts a new one)");
+		if (!up->r->draining)
+			log_warn("per_session_process_exited", LOG_STR("upstream", up->name),
+			         LOG_STR("session", up->session), LOG_INT("calls_failed", up->calls));
+	} else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof why, "the server closed its link (it exited or is restarting)");
 	else
 		snprintf(why, sizeof why, "link error: %s", strerror(errno));
@@ -460,8 +585,9 @@ static void request_page(struct upstream *up, enum list_kind kind, const char *c
 
 static void fetch_list(struct upstream *up, enum list_kind kind)
 {
-	if (up->state != UPSTREAM_READY)
-		return; /* the next initialize fetches everything anyway */
+	if (up->state != UPSTREAM_READY || up->session[0])
+		return; /* the next initialize fetches everything anyway; the catalog is the shared
+		         * process's, never a session's own */
 	if (up->fetching[kind]) {
 		up->refetch[kind] = true;
 		return;
@@ -541,6 +667,15 @@ static void init_failed(struct upstream *up, const char *fmt, ...)
 	up->state = UPSTREAM_DOWN;
 	vsnprintf(up->last_error, sizeof up->last_error, fmt, ap);
 	va_end(ap);
+	if (up->session[0]) {
+		/* A session's process that cannot serve is of no use: its calls fail, it stops. */
+		log_error("per_session_initialize_failed", LOG_STR("upstream", up->name),
+		          LOG_STR("session", up->session), LOG_STR("reason", up->last_error));
+		char why[sizeof up->last_error];
+		memcpy(why, up->last_error, sizeof why);
+		detach(up, why);
+		return;
+	}
 	log_error("upstream_initialize_failed", LOG_STR("upstream", up->name),
 	          LOG_STR("reason", up->last_error));
 	up->settled = true;
@@ -582,6 +717,14 @@ static void on_initialized(struct upstream *up, json_t *resp, const char *failur
 	log_info("upstream_ready", LOG_STR("upstream", up->name), LOG_STR("protocol", pv),
 	         LOG_STR("server", json_string_value(json_object_get(up->server_info, "name"))));
 	restore_state(up);
+	if (up->session[0]) {
+		/* Stateless requests never reach a session's process, and the catalog comes from
+		 * the shared one: only the held calls remain to send. */
+		log_info("per_session_ready", LOG_STR("upstream", up->name), LOG_STR("session", up->session),
+		         LOG_INT("held_calls", up->queued));
+		flush_held(up);
+		return;
+	}
 	probe_modern(up);
 	for (int k = 0; k < LIST_KINDS; k++) {
 		if (upstream_has_cap(up, list_caps[k], NULL)) {
@@ -668,15 +811,25 @@ void upstream_subscribe(struct upstream *up, const char *uri, bool on)
 	                 UPSTREAM_INTERNAL_TIMEOUT_MS, &why);
 }
 
+static void pause_one(struct upstream *up, bool paused)
+{
+	if (!up->bev)
+		return;
+	if (paused)
+		bufferevent_disable(up->bev, EV_READ);
+	else
+		bufferevent_enable(up->bev, EV_READ);
+}
+
+static void pause_instance(uint64_t key, void *value, void *arg)
+{
+	(void)key;
+	pause_one(value, *(bool *)arg);
+}
+
 void upstreams_pause(struct router *r, bool paused)
 {
-	for (size_t i = 0; i < r->n_ups; i++) {
-		struct bufferevent *bev = r->ups[i]->bev;
-		if (!bev)
-			continue;
-		if (paused)
-			bufferevent_disable(bev, EV_READ);
-		else
-			bufferevent_enable(bev, EV_READ);
-	}
+	for (size_t i = 0; i < r->n_ups; i++)
+		pause_one(r->ups[i], paused);
+	idmap_each(&r->instances, pause_instance, &paused);
 }

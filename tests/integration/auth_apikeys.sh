@@ -15,7 +15,6 @@ fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/auth_lib.sh"
 [ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
-PORT=$(free_port)
 make_cert
 KEYS="$WORK/keys.json"
 
@@ -59,9 +58,10 @@ check "revoke it in the keys file (\"revoked\": true)" \
 	edit_key_record "$(key_id "$REVOKED")" 'r.revoked = true'
 chmod 0644 "$KEYS"
 
-write_auth_config "$WORK/config.json" "{ \"anonymous\": false, \"keys_file\": \"$KEYS\" }" \
+check "appliance (TLS, API keys) becomes ready" start_tls "$WORK/config.json" \
+	write_auth_config "$WORK/config.json" "{ \"anonymous\": false, \"keys_file\": \"$KEYS\" }" \
 	'{ "admin": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } }'
-check "appliance (TLS, API keys) becomes ready" start_appliance "$WORK/config.json"
+
 check "auth loaded the 4 keys" wait_log '"event":"keys_loaded","count":4' 1 5
 
 METADATA="https://127.0.0.1:$PORT/.well-known/oauth-protected-resource"

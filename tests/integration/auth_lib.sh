@@ -98,3 +98,58 @@ call_body() {
 
 # log_count PATTERN: lines of the appliance log matching an extended regex.
 log_count() { grep -c -E "$1" "$WORK/appliance.log"; }
+
+# A free loopback port below the kernel's ephemeral range, with no socket of any state on it:
+# lib.sh's free_port looks at listeners only, and can hand out a port that an outgoing
+# connection holds as its local port (tests running alongside make many), so bind fails.
+auth_free_port() {
+	local lo p
+	lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ -n "$lo" ] && [ "$lo" -gt 21000 ] || lo=32768
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % (lo - 20000)))
+		if ! ss -Hatn "sport = :$p" | grep -q .; then echo "$p"; return; fi
+	done
+	echo 0
+}
+
+# launch LOG CONFIG: a supervisor in the background (its PID in LAUNCHED), appending to LOG,
+# and waits up to 15 s for its own appliance_ready line: whoever else may answer on the port
+# (another test that picked it too) is never taken for it. Returns 0 when ready, 2 when the
+# port was taken (listen_failed), 1 otherwise.
+launch() {
+	local log=$1 config=$2 ready0 failed0
+	touch "$log"
+	ready0=$(grep -c '"event":"appliance_ready"' "$log")
+	failed0=$(grep -c '"event":"listen_failed"' "$log")
+	"$MCPGATE" run -c "$config" >>"$log" 2>&1 &
+	LAUNCHED=$!
+	local deadline=$((SECONDS + 15))
+	while [ $SECONDS -lt $deadline ]; do
+		[ "$(grep -c '"event":"appliance_ready"' "$log")" -gt "$ready0" ] && return 0
+		[ "$(grep -c '"event":"listen_failed"' "$log")" -gt "$failed0" ] && return 2
+		kill -0 "$LAUNCHED" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_tls CONFIG WRITER [ARGS...]: picks $PORT, runs WRITER ARGS (which writes CONFIG for
+# that port) and starts the appliance (SUP_PID, $WORK/appliance.log, as start_appliance); on
+# another port when the one picked was taken between the check and the bind.
+start_tls() {
+	local config=$1 rc; shift
+	for _ in 1 2 3; do
+		PORT=$(auth_free_port)
+		"$@" || return 1
+		: >"$WORK/appliance.log"
+		launch "$WORK/appliance.log" "$config"
+		rc=$?
+		SUP_PID=$LAUNCHED
+		[ "$rc" = 0 ] && return 0
+		stop_appliance
+		[ "$rc" = 2 ] || return 1
+		echo "# port $PORT was taken meanwhile: trying another"
+	done
+	return 1
+}

@@ -38,17 +38,17 @@ done
 [ -n "$ISS" ] || { cat "$WORK/issuer.err"; not_ok "oauth2-mock-server starts on 127.0.0.1"; finish; }
 ok "oauth2-mock-server (RS256 + ES256) listening at $ISS"
 
-PORT=$(free_port)
 make_cert
-RESOURCE="https://127.0.0.1:$PORT/mcp"
-METADATA="https://127.0.0.1:$PORT/.well-known/oauth-protected-resource"
-write_auth_config "$WORK/config.json" "{
+check "appliance (TLS, OAuth) becomes ready" start_tls "$WORK/config.json" \
+	write_auth_config "$WORK/config.json" "{
     \"anonymous\": false,
     \"oauth\": { \"issuer\": \"$ISS\", \"jwks_url\": \"$ISS/jwks\", \"client_ids\": [\"cognito-app\"],
                  \"role_claims\": { \"scopes\": { \"mcp:tools\": [\"admin\"] },
                                     \"groups\": { \"admins\": [\"admin\"] } } }
   }"
-check "appliance (TLS, OAuth) becomes ready" start_appliance "$WORK/config.json"
+# The resource (the default audience) follows the port.
+RESOURCE="https://127.0.0.1:$PORT/mcp"
+METADATA="https://127.0.0.1:$PORT/.well-known/oauth-protected-resource"
 check "auth fetched the issuer's JWKS (2 keys) inside its sandbox" \
 	wait_log '"event":"jwks_fetched".*"keys":2' 1 15
 check "no seccomp or Landlock refusal in auth's log" \
@@ -213,6 +213,49 @@ refused "malformed (bad base64url)" "e30*.e30.AAAA" bad_encoding "bearer token i
 sdk_works "RS256 again" "$RS_TOKEN" sdk-client
 check "no token appears in the appliance log" bash -c "! grep -qF '${RS_TOKEN##*.}' '$WORK/appliance.log'"
 check "the appliance is still up" kill -0 "$SUP_PID"
+stop_appliance
+
+# --- required scopes: the challenge names them; a token without them gets 403 ---
+# oauth_config FILE SCOPES_JSON: the same issuer, with required_scopes.
+oauth_config() {
+	write_auth_config "$1" "{ \"anonymous\": false,
+    \"oauth\": { \"issuer\": \"$ISS\", \"jwks_url\": \"$ISS/jwks\", \"required_scopes\": $2,
+                 \"role_claims\": { \"scopes\": { \"mcp:tools\": [\"admin\"] } } } }"
+}
+check "appliance with required_scopes [mcp:tools] becomes ready" start_tls "$WORK/scoped.json" \
+	oauth_config "$WORK/scoped.json" '["mcp:tools"]'
+RESOURCE="https://127.0.0.1:$PORT/mcp"
+METADATA="https://127.0.0.1:$PORT/.well-known/oauth-protected-resource"
+wait_log '"event":"jwks_fetched"' 1 15
+check "a token for this port's resource, with mcp:tools" \
+	issue SCOPED_TOKEN client_id=sdk-client scope=mcp:tools "aud=$RESOURCE"
+check "a token for this port's resource, without mcp:tools" \
+	issue NOSCOPE_TOKEN client_id=plain-client scope=profile "aud=$RESOURCE"
+is "$(post scoped-none "$INIT")" 401 "required scopes, no token: 401"
+has "$(hdr scoped-none WWW-Authenticate)" 'scope="mcp:tools"' "required scopes: the challenge names scope=\"mcp:tools\""
+code=$(post scoped-short "$INIT" -H "Authorization: Bearer $NOSCOPE_TOKEN")
+is "$code" 403 "required scopes, token without mcp:tools: 403"
+has "$(hdr scoped-short WWW-Authenticate)" 'error="insufficient_scope"' "required scopes: error=insufficient_scope"
+is "$(post scoped-ok "$INIT" -H "Authorization: Bearer $SCOPED_TOKEN")" 200 "required scopes, token with mcp:tools: 200"
+stop_appliance
+
+# Regression: 32 required scopes of 200 bytes are a valid config; the challenge once
+# overflowed its 1400-byte stack buffer building them, and any 401 killed auth.
+LONG=$("$NODE22" -e 'console.log(JSON.stringify(Array.from({ length: 32 }, (_, i) => "scope" + i + "-" + "x".repeat(200))))')
+check "appliance with 32 long required scopes becomes ready" start_tls "$WORK/longscopes.json" \
+	oauth_config "$WORK/longscopes.json" "$LONG"
+METADATA="https://127.0.0.1:$PORT/.well-known/oauth-protected-resource"
+AUTH_BEFORE=$(child_pid 'mcpgate-auth$')
+check "long required scopes: auth is running" test -n "$AUTH_BEFORE"
+for i in 1 2 3; do
+	is "$(post long-$i "$INIT")" 401 "long required scopes, no token ($i): 401"
+done
+has "$(hdr long-1 WWW-Authenticate)" "resource_metadata=\"$METADATA\"" \
+	"long required scopes: the challenge still names the resource metadata"
+check "long required scopes: the challenge leaves out a scope list that does not fit (no cut-off list)" \
+	bash -c "! grep -qi 'scope=' '$WORK/long-1.h'"
+is "$(child_pid 'mcpgate-auth$')" "$AUTH_BEFORE" "long required scopes: auth did not die (same process)"
+check "long required scopes: no child exited" bash -c "! grep -q '\"event\":\"child_exited\"' '$WORK/appliance.log'"
 stop_appliance
 stop_issuer
 finish

@@ -49,10 +49,9 @@ stop_redis() {
 trap 'stop_gw 1; stop_gw 2; stop_redis; cleanup' EXIT
 
 # ============ (a) the embedded limiter: 5 per 2 s ============
-PORT=$(free_port)
-write_auth_config "$WORK/embedded.json" "{ \"anonymous\": false, \"keys_file\": \"$KEYS\",
+check "(a) appliance (TLS, embedded limiter 5 per 2 s) becomes ready" start_tls "$WORK/embedded.json" \
+	write_auth_config "$WORK/embedded.json" "{ \"anonymous\": false, \"keys_file\": \"$KEYS\",
     \"rate_limit\": { \"requests\": 5, \"window_seconds\": 2 } }"
-check "(a) appliance (TLS, embedded limiter 5 per 2 s) becomes ready" start_appliance "$WORK/embedded.json"
 SID=$(new_session a -H "X-API-Key: $KEY")
 check "(a) a session" test -n "$SID"
 OSID=$(new_session other -H "X-API-Key: $OTHER")
@@ -117,37 +116,47 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 	skip "(b) redis-server / redis-cli not installed (scripts/deps.sh installs them)"
 	finish
 fi
-RP=$(free_port)
+# start_redis: redis-server on 127.0.0.1:$RP, without persistence (a restart starts empty).
 start_redis() {
 	redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
 		--daemonize no >>"$WORK/redis.log" 2>&1 &
 	REDIS_PID=$!
 	for _ in $(seq 100); do
 		[ "$(redis-cli -h 127.0.0.1 -p "$RP" ping 2>/dev/null)" = PONG ] && return 0
+		kill -0 "$REDIS_PID" 2>/dev/null || break
 		sleep 0.1
+	done
+	stop_redis
+	return 1
+}
+first_redis() { # a free port for it (another one if that is taken meanwhile)
+	for _ in 1 2 3; do
+		RP=$(auth_free_port)
+		start_redis && return 0
 	done
 	return 1
 }
-check "(b) redis-server starts on 127.0.0.1:$RP" start_redis
+check "(b) redis-server starts on 127.0.0.1" first_redis
+echo "# (b) redis-server on 127.0.0.1:$RP, pid $REDIS_PID"
 
-P1=$(free_port)
-P2=$(free_port)
-while [ "$P2" = "$P1" ]; do P2=$(free_port); done
-gw_port() { if [ "$1" = 1 ]; then echo "$P1"; else echo "$P2"; fi; }
-# start_gw N FAIL_MODE: gateway N on its port, its log in $WORK/gwN.log.
+GW_PORT=()
+gw_port() { echo "${GW_PORT[$1]}"; }
+# start_gw N FAIL_MODE: gateway N on a port of its own, its log in $WORK/gwN.log (another
+# port if the one picked is taken meanwhile).
 start_gw() {
-	local n=$1 mode=$2
-	PORT=$(gw_port "$n") write_auth_config "$WORK/gw$n.json" "{ \"anonymous\": false, \"keys_file\": \"$KEYS\",
+	local n=$1 mode=$2 rc
+	for _ in 1 2 3; do
+		GW_PORT[$n]=$(auth_free_port)
+		PORT=${GW_PORT[$n]} write_auth_config "$WORK/gw$n.json" "{ \"anonymous\": false, \"keys_file\": \"$KEYS\",
     \"rate_limit\": { \"requests\": 20, \"window_seconds\": 2 },
     \"redis\": { \"host\": \"127.0.0.1\", \"port\": $RP, \"fail_mode\": \"$mode\" } }"
-	"$MCPGATE" run -c "$WORK/gw$n.json" >>"$WORK/gw$n.log" 2>&1 &
-	GW_PID[$n]=$!
-	local deadline=$((SECONDS + 15))
-	while [ $SECONDS -lt $deadline ]; do
-		curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$(gw_port "$n")/readyz" 2>/dev/null |
-			grep -q 200 && return 0
-		kill -0 "${GW_PID[$n]}" 2>/dev/null || return 1
-		sleep 0.1
+		launch "$WORK/gw$n.log" "$WORK/gw$n.json"
+		rc=$?
+		GW_PID[$n]=$LAUNCHED
+		[ "$rc" = 0 ] && return 0
+		stop_gw "$n"
+		[ "$rc" = 2 ] || return 1
+		echo "# port ${GW_PORT[$n]} was taken meanwhile: trying another"
 	done
 	return 1
 }
@@ -162,8 +171,8 @@ wait_gw_log() { # wait_gw_log N PATTERN COUNT SECONDS
 }
 auth_pid() { ps --ppid "${GW_PID[$1]}" -o pid=,args= | awk '$2 ~ /mcpgate-auth$/ {print $1; exit}'; }
 sessions() { # fresh sessions on both gateways, then a quiet window
-	S1=$(TARGET_PORT=$P1 new_session s1 -H "X-API-Key: $KEY")
-	S2=$(TARGET_PORT=$P2 new_session s2 -H "X-API-Key: $KEY")
+	S1=$(TARGET_PORT=$(gw_port 1) new_session s1 -H "X-API-Key: $KEY")
+	S2=$(TARGET_PORT=$(gw_port 2) new_session s2 -H "X-API-Key: $KEY")
 	check "(b) a session on each gateway" test -n "$S1" -a -n "$S2"
 	sleep 2.2
 }
@@ -180,12 +189,15 @@ phase() {
 	l1=$(gw_count 1 "$L_ALLOW"); l2=$(gw_count 2 "$L_ALLOW")
 	(cd "$WORK" && NODE_EXTRA_CA_CERTS="$WORK/cert.pem" timeout 60 "$NODE22" "$HAMMER" \
 		"$WORK/$name.records.json" "$ms" 20 2000 "$KEY" \
-		"https://127.0.0.1:$P1/mcp=$S1" "https://127.0.0.1:$P2/mcp=$S2") \
+		"https://127.0.0.1:$(gw_port 1)/mcp=$S1" "https://127.0.0.1:$(gw_port 2)/mcp=$S2") \
 		>"$WORK/$name.json" 2>"$WORK/$name.err"
 	check "(b) $name: the load ran" test $? = 0
 	# Every request leaves one audit line: wait for all of them.
-	wait_gw_log 1 "$AUDIT" $((a1 + $(jsq "$WORK/$name.json" 'd.perGateway[0].requests'))) 10
-	wait_gw_log 2 "$AUDIT" $((a2 + $(jsq "$WORK/$name.json" 'd.perGateway[1].requests'))) 10
+	local n1 n2
+	n1=$(jsq "$WORK/$name.json" 'd.perGateway[0].requests')
+	n2=$(jsq "$WORK/$name.json" 'd.perGateway[1].requests')
+	wait_gw_log 1 "$AUDIT" $((a1 + ${n1:-0})) 10
+	wait_gw_log 2 "$AUDIT" $((a2 + ${n2:-0})) 10
 	SHARED=$(( $(gw_count 1 "$S_ALLOW") - s1 + $(gw_count 2 "$S_ALLOW") - s2 ))
 	LOCAL=$(( $(gw_count 1 "$L_ALLOW") - l1 + $(gw_count 2 "$L_ALLOW") - l2 ))
 	echo "# (b) $name: $(jsq "$WORK/$name.json" '`${d.all.requests} requests in ${Math.round(d.end - d.start)} ms, statuses ${JSON.stringify(d.all.byStatus)}, admitted ${d.all.admitted} (gateway 1: ${d.perGateway[0].admitted}, gateway 2: ${d.perGateway[1].admitted}); max admitted in one 2 s window: ${d.all.certainMax} certain, ${d.all.answeredMax} by answer time; per gateway ${d.perGateway[0].certainMax} / ${d.perGateway[1].certainMax}`'); audit: $SHARED shared + $LOCAL local allows"

@@ -13,7 +13,6 @@ fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/auth_lib.sh"
 [ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
-PORT=$(free_port)
 make_cert
 KEYS="$WORK/keys.json"
 
@@ -23,9 +22,9 @@ ADAM=$("$MCPGATE" keygen --client adam --roles admin --keys-file "$KEYS" 2>/dev/
 check "keygen: an admin key" test -n "$ADAM"
 chmod 0644 "$KEYS"
 
-write_auth_config "$WORK/config.json" "{ \"anonymous\": false, \"keys_file\": \"$KEYS\" }" \
+check "appliance (TLS, two upstreams, role data-only) becomes ready" start_tls "$WORK/config.json" \
+	write_auth_config "$WORK/config.json" "{ \"anonymous\": false, \"keys_file\": \"$KEYS\" }" \
 	'{ "data-only": { "tools": ["data__*"] } }' "[ $(echo_server data), $(echo_server ops) ]"
-check "appliance (TLS, two upstreams, role data-only) becomes ready" start_appliance "$WORK/config.json"
 
 TOOL_NAMES='d.result.tools.map(t => t.name).sort().join(",")'
 
