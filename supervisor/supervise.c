@@ -758,14 +758,14 @@ static void on_child_exit(struct supervisor *sup, struct child *c, int status)
 
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
-		log_emit(sup->stopping ? LOG_INFO : LOG_ERROR, "child_killed", NULL, LOG_FIELDS_(
+		log_emit(sup->stopping || c->removed ? LOG_INFO : LOG_ERROR, "child_killed", NULL, LOG_FIELDS_(
 			LOG_STR("child", c->name), LOG_INT("pid", pid), LOG_STR("signal", signal_name(sig)),
 			LOG_STR("reason", sig == SIGSYS ? "seccomp: a system call outside its policy"
 			                                : "killed by signal"),
 			LOG_INT("uptime_ms", uptime)));
 	} else {
 		int code = WEXITSTATUS(status);
-		log_emit(sup->stopping || code == 0 ? LOG_INFO : LOG_ERROR, "child_exited", NULL,
+		log_emit(sup->stopping || c->removed || code == 0 ? LOG_INFO : LOG_ERROR, "child_exited", NULL,
 			LOG_FIELDS_(LOG_STR("child", c->name), LOG_INT("pid", pid), LOG_INT("code", code),
 			LOG_INT("uptime_ms", uptime)));
 	}

@@ -125,23 +125,33 @@ static void append_event(struct exchange *ex, const char *name, const char *data
 
 /* Response headers from frame meta: the session id, and whatever auth set (validated: a
  * value with CR or LF would split the response). */
+/* Response headers from frame meta: the session id, and whatever auth set (validated: a
+ * value with CR or LF would split the response). A header that does not fit whole is left
+ * out, never cut. */
 static void meta_headers(json_t *meta, char *out, size_t cap)
 {
 	size_t used = 0;
 	out[0] = '\0';
 	const char *sid = json_string_value(json_object_get(meta, DP_SESSION_ID));
-	if (sid && !strpbrk(sid, "\r\n"))
-		used += (size_t)snprintf(out + used, cap - used, "Mcp-Session-Id: %s\r\n", sid);
+	if (sid && !strpbrk(sid, "\r\n")) {
+		int n = snprintf(out, cap, "Mcp-Session-Id: %s\r\n", sid);
+		used = n > 0 && (size_t)n < cap ? (size_t)n : 0;
+		out[used] = '\0';
+	}
 	const char *name;
 	json_t *v;
 	json_object_foreach(json_object_get(meta, DP_HEADERS), name, v) {
 		const char *value = json_string_value(v);
-		if (!value || strpbrk(value, "\r\n") || strpbrk(name, "\r\n: ") || used >= cap)
+		if (!value || strpbrk(value, "\r\n") || strpbrk(name, "\r\n: "))
 			continue;
-		used += (size_t)snprintf(out + used, cap - used, "%s: %s\r\n", name, value);
+		int n = snprintf(out + used, cap - used, "%s: %s\r\n", name, value);
+		if (n < 0 || (size_t)n >= cap - used) {
+			out[used] = '\0';
+			log_warn("response_header_dropped", LOG_STR("header", name));
+			continue;
+		}
+		used += (size_t)n;
 	}
-	if (used >= cap)
-		out[cap - 1] = '\0';
 }
 
 static void start_stream(struct exchange *ex, json_t *meta)

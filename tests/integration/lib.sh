@@ -27,12 +27,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free TCP port on 127.0.0.1 (the kernel picks it; a small race with other tests remains).
+# A free TCP port on 127.0.0.1: below the kernel's ephemeral range (so no outgoing
+# connection can take it meanwhile) and with no socket of any state on it.
 free_port() {
 	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		if ! ss -Hltn "sport = :$p" | grep -q .; then echo "$p"; return; fi
+	for _ in $(seq 100); do
+		p=$((10000 + RANDOM % 20000))
+		if ! ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then echo "$p"; return; fi
 	done
 	echo 0
 }
@@ -49,7 +50,7 @@ start_appliance() {
 wait_ready() {
 	local deadline=$((SECONDS + ${1:-15}))
 	while [ $SECONDS -lt $deadline ]; do
-		if curl -sk -o /dev/null -w '%{http_code}' "${SCHEME:-http}://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q 200; then
+		if curl -sk -m 2 -o /dev/null -w '%{http_code}' "${SCHEME:-http}://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q 200; then
 			return 0
 		fi
 		kill -0 "$SUP_PID" 2>/dev/null || return 1
