@@ -953,7 +953,7 @@ static int load_roles(struct loader *ld, json_t *v)
 static int load_auth(struct loader *ld, json_t *v)
 {
 	static const char *const keys[] = {
-		"anonymous", "keys_file", "oauth", "rate_limit", "redis", NULL
+		"anonymous", "keys_file", "session_key_file", "oauth", "rate_limit", "redis", NULL
 	};
 	struct config *c = ld->cfg;
 
@@ -961,6 +961,9 @@ static int load_auth(struct loader *ld, json_t *v)
 	    WITH_KEY(ld, v, "oauth", o, load_oauth(ld, o)) < 0 ||
 	    WITH_KEY(ld, v, "rate_limit", r, load_rate_limit(ld, r)) < 0 ||
 	    WITH_KEY(ld, v, "redis", r, load_redis(ld, r)) < 0)
+		return -1;
+	if (path_key(ld, v, "session_key_file", c->session_key_file, sizeof c->session_key_file,
+	             REGULAR_FILE) < 0)
 		return -1;
 	return path_key(ld, v, "keys_file", c->keys_file, sizeof c->keys_file, REGULAR_FILE);
 }

@@ -97,6 +97,9 @@ struct config {
 
 	bool anonymous;            /* auth admits an unauthenticated principal (off by default) */
 	char keys_file[4096];      /* API key records; read by the supervisor, shipped to auth */
+	/* auth.session_key_file: 64 hex digits every replica shares, so any replica opens any
+	 * replica's session ids; "" = a random key made at each start (one appliance). */
+	char session_key_file[4096];
 	struct config_oauth oauth; /* auth.oauth; oauth.enabled false when absent */
 
 	struct config_server servers[CONFIG_MAX_SERVERS];

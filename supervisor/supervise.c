@@ -1169,8 +1169,36 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 
 /* ---- entry ---- */
 
+/* The key that seals session ids. Replicas behind one load balancer must share it (a file
+ * such as `openssl rand -hex 32` makes, from a secret store); one appliance alone may use a
+ * random key made here, at the cost of its sessions not surviving a restart. */
 static int make_session_key(struct supervisor *sup)
 {
+	if (sup->cfg.session_key_file[0]) {
+		size_t len = 0;
+		char *text = read_small_file(sup->cfg.session_key_file, &len);
+		while (text && len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+			text[--len] = '\0';
+		bool ok = text && len == 64;
+		for (size_t i = 0; ok && i < len; i++) {
+			char ch = text[i];
+			if (ch >= 'A' && ch <= 'F')
+				ch = (char)(ch - 'A' + 'a');
+			ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+			sup->session_key_hex[i] = ch;
+		}
+		if (text)
+			explicit_bzero(text, len);
+		free(text);
+		if (!ok) {
+			explicit_bzero(sup->session_key_hex, sizeof sup->session_key_hex);
+			log_error("session_key_invalid", LOG_STR("path", sup->cfg.session_key_file),
+			          LOG_STR("hint", "it must hold 64 hex digits, e.g. from `openssl rand -hex 32`"));
+			return -1;
+		}
+		sup->session_key_hex[64] = '\0';
+		return 0;
+	}
 	unsigned char key[32];
 	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
 		return -1;
@@ -1209,7 +1237,7 @@ int supervise_run(const char *config_path)
 	sup->as_root = geteuid() == 0;
 	find_exe_dir(sup);
 	if (make_session_key(sup) != 0)
-		fatal_sys("getrandom");
+		return EXIT_CONFIG;
 	if (locate_policy_dir(sup) != 0) {
 		log_error("policy_dir_not_found", LOG_STR("hint", "set supervisor.policy_dir in the config"));
 		return EXIT_CONFIG;
