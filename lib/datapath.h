@@ -60,6 +60,8 @@
  * only these in tools/list and answers "unknown tool" for others, so the list shows exactly
  * what tools/call would allow. Absent = every tool. */
 #define DP_PRINCIPAL_TOOLS "tools"
+#define DP_PRINCIPAL_PROMPTS "prompts"     /* in the principal: prompt name globs it may use */
+#define DP_PRINCIPAL_RESOURCES "resources" /* in the principal: resource URI globs it may read */
 #define DP_SESSION "session"         /* auth -> router: the opened session object, or absent */
 #define DP_MCP_METHOD "mcp_method"   /* 2026-07-28: Mcp-Method header (checked by the edge) */
 

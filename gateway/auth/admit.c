@@ -178,8 +178,11 @@ static void authorise_and_limit(struct pending *p)
 		return;
 	}
 	json_t *roles = json_object_get(p->principal, "roles");
-	/* The router lists only what the principal may call (one decision function). */
+	/* The router lists only what the principal may use (one decision function). */
 	json_object_set_new(p->principal, DP_PRINCIPAL_TOOLS, rbac_patterns(&A.rbac, roles, RBAC_TOOL));
+	json_object_set_new(p->principal, DP_PRINCIPAL_PROMPTS, rbac_patterns(&A.rbac, roles, RBAC_PROMPT));
+	json_object_set_new(p->principal, DP_PRINCIPAL_RESOURCES,
+	                    rbac_patterns(&A.rbac, roles, RBAC_RESOURCE));
 
 	struct limiter_rule rules[2];
 	size_t n = 0;

@@ -292,8 +292,10 @@ json_t *catalog_page(const struct catalog *c, enum list_kind kind, const char *c
 	json_t *item;
 	bool more = false;
 	json_array_foreach(c->items[kind], i, item) {
-		const char *name = json_string_value(json_object_get(item, "name"));
-		if (allow && kind != LIST_RESOURCES && !allow(name ? name : "", arg))
+		/* Tools and prompts are judged by name, resources by URI, templates by template. */
+		const char *key = kind == LIST_RESOURCES ? "uri" : kind == LIST_TEMPLATES ? "uriTemplate" : "name";
+		const char *name = json_string_value(json_object_get(item, key));
+		if (allow && !allow(name ? name : "", arg))
 			continue;
 		if (seen++ < offset)
 			continue;

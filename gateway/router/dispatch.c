@@ -136,10 +136,17 @@ json_t *router_upstream_status(struct router *r, bool *all_ready)
 	return status;
 }
 
-/* Proposed in datapath.h: the principal may carry the tool patterns auth would allow. */
-bool principal_may_use_tool(const char *name, void *principal)
+/* The principal carries the globs auth allows it per kind (datapath.h); lists show only
+ * those items, so a list never offers what a call would refuse. No globs: no filter. */
+struct list_filter {
+	void *principal;
+	const char *patterns_key;
+};
+
+static bool principal_may(const char *name, void *arg)
 {
-	const json_t *patterns = json_object_get(principal, DP_PRINCIPAL_TOOLS);
+	const struct list_filter *f = arg;
+	const json_t *patterns = json_object_get(f->principal, f->patterns_key);
 	if (!json_is_array(patterns))
 		return true;
 	size_t i;
@@ -150,6 +157,17 @@ bool principal_may_use_tool(const char *name, void *principal)
 	}
 	return false;
 }
+
+bool principal_may_use_tool(const char *name, void *principal)
+{
+	struct list_filter f = { principal, DP_PRINCIPAL_TOOLS };
+	return principal_may(name, &f);
+}
+
+static const char *const list_patterns_key[LIST_KINDS] = {
+	[LIST_TOOLS] = DP_PRINCIPAL_TOOLS, [LIST_PROMPTS] = DP_PRINCIPAL_PROMPTS,
+	[LIST_RESOURCES] = DP_PRINCIPAL_RESOURCES, [LIST_TEMPLATES] = DP_PRINCIPAL_RESOURCES,
+};
 
 /* ---- handlers ---- */
 
@@ -240,9 +258,9 @@ static void on_list(struct request_ctx *ctx, const json_t *id, json_t *params, e
 		return;
 	}
 	const char *err = NULL;
+	struct list_filter filter = { ctx->principal, list_patterns_key[kind] };
 	json_t *page = catalog_page(&ctx->r->catalog, kind, json_string_value(cursor),
-	                            CATALOG_PAGE_SIZE, kind == LIST_TOOLS ? principal_may_use_tool : NULL,
-	                            ctx->principal, &err);
+	                            CATALOG_PAGE_SIZE, principal_may, &filter, &err);
 	if (!page) {
 		reply_error(ctx, id, RPC_INVALID_PARAMS, err, NULL);
 		return;
