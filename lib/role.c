@@ -153,9 +153,8 @@ struct role_control {
 	struct channel *ch;
 };
 
-static json_t *parse_json(const struct frame *f, const uint8_t *bytes, uint32_t len)
+static json_t *parse_json(const uint8_t *bytes, uint32_t len)
 {
-	(void)f;
 	json_error_t jerr;
 	json_t *doc = json_loadb((const char *)bytes, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc)
@@ -169,7 +168,7 @@ static void control_on_frame(struct channel *ch, const struct frame *f, void *ar
 	switch (f->type) {
 	case FRAME_CONFIG: {
 		/* Same shape as HELLO: {"config": slice, "data": {...}}. */
-		json_t *doc = parse_json(f, f->body, f->body_len);
+		json_t *doc = parse_json(f->body, f->body_len);
 		json_t *slice = json_object_get(doc, "config");
 		struct config next;
 		struct config_error err;
@@ -192,7 +191,7 @@ static void control_on_frame(struct channel *ch, const struct frame *f, void *ar
 		break;
 	}
 	case FRAME_LINK: {
-		json_t *meta = parse_json(f, f->meta, f->meta_len);
+		json_t *meta = parse_json(f->meta, f->meta_len);
 		const char *name = json_string_value(json_object_get(meta, "link"));
 		int fd = channel_take_fd(ch);
 		if (!name || fd < 0) {
@@ -208,7 +207,7 @@ static void control_on_frame(struct channel *ch, const struct frame *f, void *ar
 		break;
 	}
 	case FRAME_STATUS: {
-		json_t *status = parse_json(f, f->body, f->body_len);
+		json_t *status = parse_json(f->body, f->body_len);
 		if (status && ctl->ops->on_status)
 			ctl->ops->on_status(status, ctl->arg);
 		json_decref(status);

@@ -226,7 +226,7 @@ static void authenticated(struct pending *p, json_t *principal)
 			/* Another principal's session, or none at all: the same answer for both. */
 			json_decref(session);
 			deny(p, 404, "session not found: start a new session with initialize", NULL,
-			     RPC_UNAUTHORIZED, session ? "deny" : "deny");
+			     RPC_UNAUTHORIZED, "deny");
 			return;
 		}
 		json_object_set_new(p->meta, DP_SESSION, session);

@@ -30,7 +30,6 @@ struct edge {
 	struct event_base *base;
 	struct tls_context *tls;
 	struct event *accept_ev[EDGE_MAX_LISTENERS];
-	bool listener_tls[EDGE_MAX_LISTENERS];
 	size_t n_listeners;
 	struct channel *auth;
 	bool ready;       /* every role is ready (from the supervisor) */
@@ -55,12 +54,10 @@ struct exchange {
 	bool streaming;           /* SSE headers sent: later messages are events */
 	bool finished;            /* the final frame arrived */
 	bool legacy_sse;          /* HTTP+SSE: events are "message" and the first is "endpoint" */
-	bool stateless;
 	char rid[32];
 	struct sse_replay *replay;
 	struct event *keepalive;
 	struct event *detach_timer;
-	uint64_t created_ms;
 	unsigned char owner[32];  /* digest of the opening request's session id and credentials */
 };
 
@@ -98,7 +95,6 @@ void exchange_client_gone(struct exchange *ex);
 bool exchange_resume(struct client *cl, const char *last_event_id, size_t len);
 void exchange_fail_all(int status, const char *reason);
 void exchange_end_streams_for_drain(void);
-uint64_t edge_now_ms(void);
 
 /* origin.c */
 bool origin_allowed(const struct http_request *req);

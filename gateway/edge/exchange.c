@@ -4,20 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mbedtls/sha256.h>
 
 #include "datapath.h"
 #include "edge.h"
 #include "log.h"
-
-uint64_t edge_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void exchange_free(struct exchange *ex)
 {
@@ -74,7 +66,6 @@ struct exchange *exchange_new(struct client *cl, enum exchange_kind kind, const 
 	ex->kind = kind;
 	ex->cl = cl;
 	ex->legacy_sse = kind == EX_SSE_OPEN;
-	ex->created_ms = edge_now_ms();
 	owner_digest(client_request(cl), ex->owner);
 	snprintf(ex->rid, sizeof ex->rid, "%s", rid);
 	if (idmap_put(&E.exchanges, ex->id, ex) != 0) {

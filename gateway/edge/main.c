@@ -205,7 +205,6 @@ int main(void)
 		if (tls && !E.tls)
 			fatal_exit(EXIT_CONFIG, "tls_unavailable",
 			           LOG_FIELDS_(LOG_STR("listener", E.rc.cfg.listeners[i].address)));
-		E.listener_tls[i] = tls;
 		E.accept_ev[i] = event_new(E.base, fd, EV_READ | EV_PERSIST, on_accept, (void *)(intptr_t)tls);
 		if (!E.accept_ev[i] || event_add(E.accept_ev[i], NULL) != 0)
 			fatal("listener_event");
