@@ -4,11 +4,10 @@
 #include "log.h"
 #include "mcp_server.h"
 
-static json_t *not_available(json_t *arguments, json_t *caller)
+static void not_available(struct mcp_call *call, json_t *arguments)
 {
 	(void)arguments;
-	(void)caller;
-	return mcp_tool_error("ai: this tool's AWS client is not in this build yet; "
+	mcp_call_fail(call, "ai: this tool's AWS client is not in this build yet; "
 	                      "no request was made");
 }
 
@@ -16,10 +15,10 @@ static const struct mcp_tool tools[] = {
 	{ "ask",
 	  "Ask a configured Bedrock specialist (Converse API).",
 	  "{\"type\":\"object\",\"properties\":{\"question\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":32000},\"specialist\":{\"type\":\"string\",\"maxLength\":64},\"max_tokens\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":8192}},\"required\":[\"question\"],\"additionalProperties\":false}",
-	  not_available },
+	  NULL, not_available },
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const struct mcp_server_def def = {
 		.name = "mcpgate-ai",
@@ -27,5 +26,5 @@ int main(void)
 		.tools = tools,
 		.n_tools = sizeof tools / sizeof tools[0],
 	};
-	return mcp_server_main(&def);
+	return mcp_server_main(&def, argc, argv);
 }

@@ -4,11 +4,10 @@
 #include "log.h"
 #include "mcp_server.h"
 
-static json_t *not_available(json_t *arguments, json_t *caller)
+static void not_available(struct mcp_call *call, json_t *arguments)
 {
 	(void)arguments;
-	(void)caller;
-	return mcp_tool_error("secrets: this tool's AWS client is not in this build yet; "
+	mcp_call_fail(call, "secrets: this tool's AWS client is not in this build yet; "
 	                      "no request was made");
 }
 
@@ -16,18 +15,18 @@ static const struct mcp_tool tools[] = {
 	{ "secret_get",
 	  "Read an allowed secret (masked unless the caller may reveal it).",
 	  "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":512},\"reveal\":{\"type\":\"boolean\"}},\"required\":[\"name\"],\"additionalProperties\":false}",
-	  not_available },
+	  NULL, not_available },
 	{ "secret_list",
 	  "List the names of allowed secrets.",
 	  "{\"type\":\"object\",\"properties\":{\"prefix\":{\"type\":\"string\",\"maxLength\":512}},\"additionalProperties\":false}",
-	  not_available },
+	  NULL, not_available },
 	{ "config_get",
 	  "Read a platform configuration value.",
 	  "{\"type\":\"object\",\"properties\":{\"key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256}},\"required\":[\"key\"],\"additionalProperties\":false}",
-	  not_available },
+	  NULL, not_available },
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const struct mcp_server_def def = {
 		.name = "mcpgate-secrets",
@@ -35,5 +34,5 @@ int main(void)
 		.tools = tools,
 		.n_tools = sizeof tools / sizeof tools[0],
 	};
-	return mcp_server_main(&def);
+	return mcp_server_main(&def, argc, argv);
 }
