@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aws_env.h"
 #include "build_config.h"
 #include "children.h"
 #include "config.h"
@@ -266,6 +267,16 @@ static json_t *sandbox_json(struct supervisor *sup, struct child *c, const char 
 			"/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf", NULL };
 		for (size_t i = 0; resolver_files[i]; i++)
 			json_array_append_new(fs_read, json_string(resolver_files[i]));
+	}
+	/* The AWS servers also read CA certificates and the token files their environment names. */
+	const struct config_server *srv = NULL;
+	if (c->def->kind == CHILD_SERVER && !server_is_thirdparty(sup, c, &srv) && srv) {
+		char *env[AWS_ENV_MAX];
+		const char *paths[16];
+		aws_env_build(env, AWS_ENV_MAX, NULL, srv->env);
+		size_t n = aws_env_read_paths(paths, 16, env);
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(fs_read, json_string(paths[i]));
 	}
 	json_object_set_new(sb, "fs_read", fs_read);
 	return sb;
@@ -551,6 +562,9 @@ static int start_child(struct supervisor *sup, struct child *c)
 	if (ubsan)
 		snprintf(ubsan_env, sizeof ubsan_env, "UBSAN_OPTIONS=%s", ubsan);
 	char *role_env[] = { level_env, asan_env, ubsan_env[0] ? ubsan_env : NULL, NULL };
+	char *builtin_env[AWS_ENV_MAX];
+	if (c->def->kind == CHILD_SERVER && !thirdparty)
+		aws_env_build(builtin_env, AWS_ENV_MAX, role_env, srv->env);
 
 	/* A third-party server may read and run the system's programs and libraries, and read
 	 * the directories of the files its command line names (its program, its script and the
@@ -581,7 +595,7 @@ static int start_child(struct supervisor *sup, struct child *c)
 	struct spawn_request req = {
 		.path = program,
 		.argv = thirdparty ? srv->argv : role_argv,
-		.envp = thirdparty ? server_env(srv) : role_env,
+		.envp = thirdparty ? server_env(srv) : c->def->kind == CHILD_SERVER ? builtin_env : role_env,
 		.stdio_fd = stdio_fd,
 		.stderr_fd = logpipe[1],
 		.control_fd = control[1],
