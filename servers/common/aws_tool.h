@@ -1,6 +1,6 @@
-/* What every built-in AWS server shares around a tool call: the process's AWS client, the
- * allowlists that keep each server to the resources its config names, result caps, and AWS
- * failures turned into tool errors that say the service, the code and the message. */
+/* What every built-in AWS server shares around a tool call: the process's AWS client, and
+ * AWS failures and refusals turned into tool errors that say the service, the code and the
+ * message. */
 #ifndef MCPGATE_SERVERS_AWS_TOOL_H
 #define MCPGATE_SERVERS_AWS_TOOL_H
 
@@ -11,29 +11,7 @@
 
 #include "aws/service.h"
 #include "mcp_server.h"
-
-#define AWS_TOOL_ALLOWLIST_MAX 256  /* patterns per list */
-#define AWS_TOOL_PATTERN_MAX 512
-
-/* A list of names or shell-style patterns ("reports", "logs-*") from the settings. An empty
- * list allows nothing: a server touches only what its config names. */
-struct allowlist {
-	char **patterns;
-	size_t n;
-};
-
-/* Loads settings[key] (absent: empty list) as an array of non-empty strings. On error writes
- * "settings.<key>: <why>" into err and returns -1. */
-int allowlist_load(struct allowlist *list, json_t *settings, const char *key, char *err, size_t errlen);
-bool allowlist_allows(const struct allowlist *list, const char *name);
-void allowlist_free(struct allowlist *list);
-
-/* Checks that `settings` has only keys from the NULL-terminated `known`; returns -1 with
- * "settings: unknown key 'x' (known: a, b)" otherwise. */
-int settings_check_keys(json_t *settings, const char *const *known, char *err, size_t errlen);
-/* settings[key] as an integer within [min, max]; absent: def. -1 with a message on error. */
-int settings_int(json_t *settings, const char *key, long long min, long long max, long long def,
-                 long long *out, char *err, size_t errlen);
+#include "settings.h"
 
 /* The server's AWS client, made on first use on the server's loop. NULL only when memory
  * ran out. */

@@ -1,54 +1,67 @@
-/* mcpgate-server-data: AWS data: S3, DynamoDB and Bedrock knowledge bases, as an MCP stdio server.
- * The tools and their input schemas are final; their AWS calls arrive with the shared AWS
- * client (SigV4 signer, credential chain). Until then each call says so as a tool error. */
+/* mcpgate-server-data: S3, DynamoDB and Bedrock knowledge bases as one MCP stdio server.
+ * The groups' tables are joined into one here; each group checks its own settings. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws_tool.h"
+#include "data.h"
 #include "log.h"
 #include "mcp_server.h"
 
-static void not_available(struct mcp_call *call, json_t *arguments)
+static const struct tool_group *const groups[] = { &s3_group, &dynamo_group, &kb_group };
+#define N_GROUPS (sizeof groups / sizeof groups[0])
+
+static struct mcp_tool tools[32];
+
+static int data_init(struct event_base *base, json_t *settings)
 {
-	(void)arguments;
-	mcp_call_fail(call, "data: this tool's AWS client is not in this build yet; "
-	                      "no request was made");
+	(void)base;
+	const char *known[16];
+	size_t n_known = 0;
+	known[n_known++] = "result_cap_bytes";
+	for (size_t g = 0; g < N_GROUPS; g++)
+		for (size_t k = 0; groups[g]->settings_keys[k] && n_known < 15; k++)
+			known[n_known++] = groups[g]->settings_keys[k];
+	known[n_known] = NULL;
+	char err[512];
+	long long cap;
+	if (settings_check_keys(settings, known, err, sizeof err) != 0 ||
+	    settings_int(settings, "result_cap_bytes", 1024, 1024 * 1024, MCP_RESULT_DEFAULT_CAP, &cap,
+	                 err, sizeof err) != 0) {
+		log_error("settings_invalid", LOG_STR("reason", err));
+		return -1;
+	}
+	for (size_t g = 0; g < N_GROUPS; g++) {
+		if (groups[g]->init(settings, (size_t)cap, err, sizeof err) != 0) {
+			log_error("settings_invalid", LOG_STR("reason", err));
+			return -1;
+		}
+	}
+	return 0;
 }
 
-static const struct mcp_tool tools[] = {
-	{ "s3_get",
-	  "Read an object from an allowed S3 bucket (bounded bytes, byte ranges).",
-	  "{\"type\":\"object\",\"properties\":{\"bucket\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":63},\"key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":1024},\"range_start\":{\"type\":\"integer\",\"minimum\":0},\"max_bytes\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1048576}},\"required\":[\"bucket\",\"key\"],\"additionalProperties\":false}",
-	  NULL, not_available },
-	{ "s3_put",
-	  "Write an object to an allowed S3 bucket.",
-	  "{\"type\":\"object\",\"properties\":{\"bucket\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":63},\"key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":1024},\"body\":{\"type\":\"string\",\"maxLength\":1048576},\"content_type\":{\"type\":\"string\",\"maxLength\":255}},\"required\":[\"bucket\",\"key\",\"body\"],\"additionalProperties\":false}",
-	  NULL, not_available },
-	{ "s3_list",
-	  "List objects in an allowed S3 bucket under a prefix.",
-	  "{\"type\":\"object\",\"properties\":{\"bucket\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":63},\"prefix\":{\"type\":\"string\",\"maxLength\":1024},\"cursor\":{\"type\":\"string\",\"maxLength\":2048},\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000}},\"required\":[\"bucket\"],\"additionalProperties\":false}",
-	  NULL, not_available },
-	{ "dynamo_get",
-	  "Get an item from an allowed DynamoDB table by key.",
-	  "{\"type\":\"object\",\"properties\":{\"table\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":255},\"key\":{\"type\":\"object\"}},\"required\":[\"table\",\"key\"],\"additionalProperties\":false}",
-	  NULL, not_available },
-	{ "dynamo_put",
-	  "Put an item into an allowed DynamoDB table.",
-	  "{\"type\":\"object\",\"properties\":{\"table\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":255},\"item\":{\"type\":\"object\"}},\"required\":[\"table\",\"item\"],\"additionalProperties\":false}",
-	  NULL, not_available },
-	{ "dynamo_query",
-	  "Query an allowed DynamoDB table with a key condition.",
-	  "{\"type\":\"object\",\"properties\":{\"table\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":255},\"key_condition\":{\"type\":\"string\",\"maxLength\":1024},\"values\":{\"type\":\"object\"},\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000},\"cursor\":{\"type\":\"string\",\"maxLength\":4096}},\"required\":[\"table\",\"key_condition\"],\"additionalProperties\":false}",
-	  NULL, not_available },
-	{ "kb_search",
-	  "Search an allowed Bedrock knowledge base (Retrieve).",
-	  "{\"type\":\"object\",\"properties\":{\"knowledge_base\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4000},\"top_k\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50}},\"required\":[\"knowledge_base\",\"query\"],\"additionalProperties\":false}",
-	  NULL, not_available },
-};
+static void data_fini(void)
+{
+	for (size_t g = 0; g < N_GROUPS; g++)
+		if (groups[g]->fini)
+			groups[g]->fini();
+	// aws_tool_client_free(); -- linked once lib/aws/service.c is in
+}
 
 int main(int argc, char **argv)
 {
-	static const struct mcp_server_def def = {
+	size_t n = 0;
+	for (size_t g = 0; g < N_GROUPS; g++)
+		for (size_t t = 0; t < groups[g]->n_tools && n < sizeof tools / sizeof tools[0]; t++)
+			tools[n++] = groups[g]->tools[t];
+	const struct mcp_server_def def = {
 		.name = "mcpgate-data",
 		.role = "server:data",
 		.tools = tools,
-		.n_tools = sizeof tools / sizeof tools[0],
+		.n_tools = n,
+		.init = data_init,
+		.fini = data_fini,
 	};
 	return mcp_server_main(&def, argc, argv);
 }
