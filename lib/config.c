@@ -444,7 +444,10 @@ static int resolve_path(struct loader *ld, json_t *obj, const char *key, char *o
 		char dir[PATH_MAX];
 		snprintf(dir, sizeof dir, "%s", ld->source);
 		char *slash = strrchr(dir, '/');
-		if (slash)
+		/* A document from a secret ("secretsmanager:NAME") has no directory of its own. */
+		if (strncmp(ld->source, "secretsmanager:", 15) == 0)
+			snprintf(dir, sizeof dir, ".");
+		else if (slash)
 			*(slash == dir ? slash + 1 : slash) = '\0';
 		else
 			snprintf(dir, sizeof dir, ".");

@@ -12,7 +12,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mcpgate run -c CONFIG        start the appliance (foreground)\n"
+		"usage: mcpgate run -c CONFIG        start the appliance (foreground); CONFIG is a\n"
+		"                                    file or secretsmanager:NAME (a secret holding it)\n"
 		"       mcpgate check-config CONFIG  validate a configuration file\n"
 		"       mcpgate keygen --client NAME --roles R[,R] [--rpm N] [--expires DATE]\n"
 		"                      [--keys-file FILE]\n"

@@ -23,6 +23,7 @@
 #include "build_config.h"
 #include "children.h"
 #include "config.h"
+#include "config_source.h"
 #include "frame.h"
 #include "log.h"
 #include "notify.h"
@@ -1094,11 +1095,19 @@ static void handle_spawn(struct supervisor *sup, struct child *router, const str
 
 /* ---- reload ---- */
 
+/* From the file, or from a Secrets Manager secret fetched by the secrets server binary. */
+static int load_config(struct supervisor *sup, struct config *cfg, struct config_error *err)
+{
+	char fetcher[PATH_MAX];
+	bool have_fetcher = locate_program(sup, "mcpgate-server-secrets", fetcher, sizeof fetcher) == 0;
+	return config_source_load(sup->config_path, have_fetcher ? fetcher : NULL, cfg, err);
+}
+
 static void reload(struct supervisor *sup)
 {
 	struct config next;
 	struct config_error err;
-	if (config_load_file(sup->config_path, &next, &err) != 0) {
+	if (load_config(sup, &next, &err) != 0) {
 		log_error("config_reload_rejected", LOG_STR("reason", err.text),
 		          LOG_STR("hint", "the running configuration is unchanged"));
 		return;
@@ -1241,7 +1250,8 @@ int supervise_run(const char *config_path)
 	struct supervisor *sup = &sup_storage;
 	struct config_error err;
 	snprintf(sup->config_path, sizeof sup->config_path, "%s", config_path);
-	if (config_load_file(config_path, &sup->cfg, &err) != 0) {
+	find_exe_dir(sup);
+	if (load_config(sup, &sup->cfg, &err) != 0) {
 		fprintf(stderr, "mcpgate: %s\n", err.text);
 		return EXIT_CONFIG;
 	}
@@ -1249,7 +1259,6 @@ int supervise_run(const char *config_path)
 	if (log_level_from_name(sup->cfg.log_level, &level) == 0)
 		log_set_level(level);
 	sup->as_root = geteuid() == 0;
-	find_exe_dir(sup);
 	if (make_session_key(sup) != 0)
 		return EXIT_CONFIG;
 	if (locate_policy_dir(sup) != 0) {
