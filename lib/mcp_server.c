@@ -56,7 +56,7 @@ json_t *mcp_tool_text(const char *text)
 	return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text, "isError", 0);
 }
 
-static json_t *tool_error_v(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static json_t *tool_error_v(const char *fmt, va_list ap)
 {
 	char text[2048];
 	vsnprintf(text, sizeof text, fmt, ap);

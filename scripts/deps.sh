@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(gcc make meson ninja-build pkg-config libevent-dev libmbedtls-dev libjansson-dev
-	libseccomp-dev libcap-dev libhiredis-dev libcurl4-openssl-dev libexpat1-dev openssl curl)
+	libseccomp-dev libcap-dev libhiredis-dev libcurl4-openssl-dev libexpat1-dev zlib1g-dev openssl curl)
 test_pkgs=(redis-server gdb clang libclang-rt-14-dev procps iproute2)
 
 want=("${build_pkgs[@]}")
