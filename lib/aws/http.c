@@ -33,6 +33,7 @@ struct aws_http {
 	struct aws_http_call *calls;
 	size_t n_calls;
 	struct watched_socket *sockets;
+	char *ca_bundle; /* AWS_CA_BUNDLE; NULL: curl's default store */
 };
 
 struct aws_http_call {
@@ -44,6 +45,10 @@ struct aws_http_call {
 	char *resp;
 	size_t resp_len, resp_cap, max_response;
 	bool too_big;
+	int (*on_data)(const void *chunk, size_t len, void *arg);
+	void *data_arg;
+	size_t streamed;
+	bool aborted;
 	char *resp_headers; /* AWS_HTTP_RESPONSE_HEADERS_MAX + 1, allocated on the first header */
 	size_t resp_headers_len;
 	char errbuf[CURL_ERROR_SIZE];
@@ -116,6 +121,8 @@ static void finish(struct aws_http_call *c, CURLcode code)
 	resp.body_len = c->resp_len;
 	resp.headers = c->resp_headers ? c->resp_headers : "";
 	resp.headers_len = c->resp_headers_len;
+	resp.streamed = c->streamed;
+	resp.aborted = c->aborted;
 	call_unlink(c);
 	if (c->done)
 		c->done(&resp, c->arg);
@@ -223,10 +230,29 @@ static int on_timer_update(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- bodies in and out ---- */
 
+/* A successful answer goes to the sink as it arrives; the status is known by the time curl
+ * delivers body bytes, so an error's body is still buffered whole for its parser. */
+static bool stream_this(struct aws_http_call *c)
+{
+	if (!c->on_data)
+		return false;
+	long status = 0;
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+	return status >= 200 && status <= 299;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct aws_http_call *c = arg;
 	size_t n = size * nmemb;
+	if (n && stream_this(c)) {
+		if (c->on_data(data, n, c->data_arg) != 0) {
+			c->aborted = true;
+			return 0; /* curl stops with CURLE_WRITE_ERROR */
+		}
+		c->streamed += n;
+		return n;
+	}
 	if (n > c->max_response - c->resp_len) {
 		c->too_big = true;
 		return 0; /* curl stops with CURLE_WRITE_ERROR */
@@ -299,6 +325,15 @@ struct aws_http *aws_http_new(struct event_base *base)
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer_update);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	const char *ca = getenv("AWS_CA_BUNDLE");
+	if (ca && ca[0]) {
+		h->ca_bundle = strdup(ca);
+		if (!h->ca_bundle) {
+			aws_http_free(h);
+			return NULL;
+		}
+		log_info("aws_ca_bundle", LOG_STR("path", h->ca_bundle));
+	}
 	return h;
 }
 
@@ -317,6 +352,7 @@ void aws_http_free(struct aws_http *h)
 		socket_forget(h, h->sockets);
 	if (h->timer)
 		event_free(h->timer);
+	free(h->ca_bundle);
 	free(h);
 }
 
@@ -391,6 +427,8 @@ static int configure(struct aws_http_call *c, const struct aws_http_request *req
 	SET(CURLOPT_HTTPHEADER, c->headers);
 	if (req->no_proxy)
 		SET(CURLOPT_PROXY, "");
+	if (c->http->ca_bundle)
+		SET(CURLOPT_CAINFO, c->http->ca_bundle);
 #undef SET
 	if (rc != CURLE_OK)
 		return -1;
@@ -410,6 +448,8 @@ struct aws_http_call *aws_http_start(struct aws_http *h, const struct aws_http_r
 	c->done = done;
 	c->arg = arg;
 	c->max_response = req->max_response ? req->max_response : AWS_HTTP_DEFAULT_MAX_RESPONSE;
+	c->on_data = req->on_data;
+	c->data_arg = req->data_arg;
 	c->easy = curl_easy_init();
 	bool ok = c->easy != NULL;
 	/* No "Expect: 100-continue" round trip: AWS answers at once. */

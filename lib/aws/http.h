@@ -27,6 +27,13 @@ struct aws_http_request {
 	long connect_timeout_ms; /* 0: the whole timeout */
 	size_t max_response;     /* body bytes kept; more fails the call; 0: 1 MiB */
 	bool no_proxy;           /* metadata endpoints are link-local: never through a proxy */
+	/* Optional sink for the body of a 2xx answer: its chunks go here as they arrive instead
+	 * of into the buffer (and max_response does not apply to them); the body of any other
+	 * status is still buffered, so an error can be parsed. Return 0 to go on, -1 to abort the
+	 * call (it then ends with CURLE_WRITE_ERROR and `aborted` set). The sink must not cancel
+	 * the call itself. */
+	int (*on_data)(const void *chunk, size_t len, void *arg);
+	void *data_arg;
 };
 
 struct aws_http_response {
@@ -37,13 +44,16 @@ struct aws_http_response {
 	size_t body_len;
 	const char *headers; /* raw response header lines, capped; valid only during the callback */
 	size_t headers_len;
+	size_t streamed;     /* body bytes handed to on_data */
+	bool aborted;        /* on_data returned -1 */
 };
 
 /* Called once per call, from the event loop, unless the call was cancelled. The callback may
  * start new calls and cancel others, but must not free the aws_http. */
 typedef void (*aws_http_done_fn)(const struct aws_http_response *resp, void *arg);
 
-/* NULL on failure (logged). Initialises libcurl globally on first use. */
+/* NULL on failure (logged). Initialises libcurl globally on first use. AWS_CA_BUNDLE, when
+ * set, is read now: the CA file every call verifies servers against (verification stays on). */
 struct aws_http *aws_http_new(struct event_base *base);
 /* Cancels every call in flight (their callbacks are not called) and frees. */
 void aws_http_free(struct aws_http *http);

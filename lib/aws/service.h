@@ -49,6 +49,9 @@ const char *aws_client_region(const struct aws_client *c);
 /* NULL when calls can be attempted; otherwise why not, for a tool error ("no AWS region is
  * configured: set AWS_REGION"; "no AWS credentials: ..." naming the sources tried). */
 const char *aws_client_unavailable(struct aws_client *c);
+/* The client's provider, for its stats and source. The client owns its update callback (it
+ * resumes parked calls there): do not set another. NULL when the credential settings in the
+ * environment are malformed (logged; calls then fail with "CredentialsUnavailable"). */
 struct aws_cred_provider *aws_client_credentials(struct aws_client *c);
 
 /* Body chunks of a successful (2xx) response as they arrive, for streamed answers

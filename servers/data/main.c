@@ -46,7 +46,7 @@ static void data_fini(void)
 	for (size_t g = 0; g < N_GROUPS; g++)
 		if (groups[g]->fini)
 			groups[g]->fini();
-	// aws_tool_client_free(); -- linked once lib/aws/service.c is in
+	aws_tool_client_free();
 }
 
 int main(int argc, char **argv)
