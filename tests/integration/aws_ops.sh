@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# The ops server (Lambda, SQS) against the test endpoint's Lambda double and fauxqs behind the
+# SigV4-verifying fronts, with the official SDK client: the same round of calls through the
+# whole gateway (TLS) and standalone over stdio: echo (plain, qualifier, full ARN), Event and
+# DryRun invocations counted by the double, a failing function's error payload, a slow one and
+# its cancellation, a big answer capped with a notice, an unknown function; SQS send / receive
+# (long poll) / delete on "jobs" and "jobs.fifo" with group and dedup ids, an unknown queue.
+# Then refusals made before any request (allowlists, FIFO without group_id), throttling retried
+# and surfaced, a wrong secret key, and settings errors.
+# Usage: aws_ops.sh [BUILD]   (also run as a meson test)
+if [ -z "${MCPGATE_BUILD:-}" ]; then
+	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
+	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
+	export MCPGATE_BUILD MCPGATE_SOURCE
+fi
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/aws_lib.sh"
+[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+MCP_CALLS="$SOURCE/tests/node/mcp_calls.mjs"
+SERVER="$BUILD/servers/mcpgate-server-ops"
+PORT=$(free_port)
+SCHEME=https
+make_cert
+if ! aws_endpoint_start; then
+	not_ok "aws endpoint starts"
+	finish
+fi
+if ! aws_seed >"$WORK/seed.json" 2>&1; then
+	not_ok "aws endpoint seeded"
+	cat "$WORK/seed.json"
+	finish
+fi
+
+cat >"$WORK/settings.json" <<'JSON'
+{
+  "functions": ["echo", "fail", "slow", "big", "nope", "arn:aws:lambda:*:function:echo*"],
+  "queues": ["jobs", "jobs.fifo", "no-such-queue"]
+}
+JSON
+# OPS_SANDBOX_DEBUG=1: the sandbox logs a forbidden system call instead of killing the server.
+SANDBOX_DEBUG=""
+[ -n "${OPS_SANDBOX_DEBUG:-}" ] && SANDBOX_DEBUG=', "sandbox": { "debug": true }'
+cat >"$WORK/gateway.json" <<JSON
+{
+  "listen": [ { "address": "127.0.0.1:$PORT", "tls": true } ],
+  "tls": { "certificate": "cert.pem", "key": "key.pem" },
+  "auth": { "anonymous": true },
+  "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
+  "servers": [ { "name": "ops", "builtin": "ops", "settings": $(cat "$WORK/settings.json") } ],
+  "log": { "level": "info" }$SANDBOX_DEBUG
+}
+JSON
+
+# run OUT TARGET [env...]: mcp_calls.mjs with the steps on stdin, "@tool" standing for the
+# target's name of the tool; TARGET gw (through the gateway) or stdio. Lines go to $WORK/OUT.
+run() {
+	local out=$1 target=$2 prefix="" args; shift 2
+	if [ "$target" = gw ]; then
+		prefix="ops__"
+		args=("https://127.0.0.1:$PORT/mcp")
+	else
+		args=(--stdio "$SERVER" --settings "$WORK/settings.json")
+	fi
+	sed "s/\"@/\"$prefix/g" | (cd "$WORK" && env NODE_EXTRA_CA_CERTS="$WORK/cert.pem" "$@" timeout 100 \
+		"$NODE22" "$MCP_CALLS" "${args[@]}") >"$WORK/$out" 2>"$WORK/$out.err"
+}
+
+# js OUT N EXPR: a JavaScript expression over line N (0: tools/list, 1..: the steps) of
+# $WORK/OUT, with d the line, r its result, s the structured content, t all its text joined.
+js() {
+	"$NODE22" -e '
+		const fs = require("fs");
+		const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n");
+		const d = JSON.parse(lines[Number(process.argv[2])]);
+		const r = d.result ?? {}, s = r.structuredContent ?? {};
+		const t = (r.content ?? []).map((c) => c.text ?? "").join("\n");
+		const v = new Function("d", "r", "s", "t", "return (" + process.argv[3] + ");")(d, r, s, t);
+		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$WORK/$1" "$2" "$3" 2>&1
+}
+# expect OUT N EXPR WANT DESCRIPTION
+expect() {
+	local got
+	got=$(js "$1" "$2" "$3")
+	if [ "$got" = "$4" ]; then
+		ok "$5"
+	else
+		not_ok "$5 (got '${got:0:400}', want '$4')"
+		sed -n "$(($2 + 1))p" "$WORK/$1" | cut -c1-800 | sed 's/^/#   /'
+		sed -n '1,10p' "$WORK/$1.err" 2>/dev/null | sed 's/^/#   /'
+	fi
+}
+# requests SERVICE: every request the front saw (verified or refused).
+requests() { echo $(($(aws_stat "$1" verified) + $(aws_stat "$1" refused))); }
+
+if ! start_appliance "$WORK/gateway.json"; then
+	not_ok "appliance starts with the ops server"
+	aws_endpoint_log
+	finish
+fi
+ok "appliance starts with the ops server"
+OPS_PID=$(child_pid mcpgate-server-ops)
+
+# round TARGET LABEL: every tool, the same way through either target.
+round() {
+	local target=$1 label=$2 events_before
+	events_before=$(aws_stat lambda invocations echo Event)
+	run "$target-1" "$target" <<JSON
+[
+  {"tool": "@lambda_invoke", "arguments": {"function": "echo", "payload": {"hello": "world", "n": 3}}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "echo", "qualifier": "live", "payload": "just text"}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "arn:aws:lambda:us-east-1:123456789012:function:echo:live", "payload": [1, 2]}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "echo", "asynchronous": true, "payload": {"job": "$label"}}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "echo", "dry_run": true}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "fail", "payload": {}}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "slow", "payload": {"slow": true}}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "big"}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "nope"}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "slow"}, "cancel_after_ms": 300},
+  {"tool": "@lambda_invoke", "arguments": {"function": "echo", "payload": {"after": "cancel"}}},
+  {"tool": "@sqs_send", "arguments": {"queue": "jobs", "body": "hello from $label", "attributes": {"kind": "test", "n": 7, "ratio": 0.25}}},
+  {"tool": "@sqs_receive", "arguments": {"queue": "jobs", "max_messages": 10, "wait_seconds": 2}},
+  {"tool": "@sqs_send", "arguments": {"queue": "jobs.fifo", "body": "fifo from $label", "group_id": "g-$label", "dedup_id": "d-$label"}},
+  {"tool": "@sqs_send", "arguments": {"queue": "jobs.fifo", "body": "fifo again from $label", "group_id": "g-$label", "dedup_id": "d-$label"}},
+  {"tool": "@sqs_receive", "arguments": {"queue": "jobs.fifo", "max_messages": 10, "visibility_timeout": 30}},
+  {"tool": "@sqs_send", "arguments": {"queue": "no-such-queue", "body": "x"}}
+]
+JSON
+	local f="$target-1"
+	if [ "$target" = gw ]; then
+		expect $f 0 'JSON.stringify(d.tools.slice().sort())' \
+			'["ops__lambda_invoke","ops__sqs_delete","ops__sqs_receive","ops__sqs_send"]' "$label: tools/list shows the ops tools"
+	else
+		expect $f 0 'JSON.stringify(d.tools.slice().sort())' \
+			'["lambda_invoke","sqs_delete","sqs_receive","sqs_send"]' "$label: tools/list shows the ops tools"
+	fi
+	expect $f 0 'Object.values(d.schemas).every((x) => x.outputSchema && x.inputSchema.additionalProperties === false)' \
+		true "$label: every tool has an outputSchema and a closed inputSchema"
+	expect $f 1 'd.ok && !r.isError && JSON.stringify(s)' \
+		'{"status":200,"executed_version":"$LATEST","function_error":null,"payload":{"hello":"world","n":3}}' \
+		"$label: echo answers its payload as JSON"
+	expect $f 2 's.executed_version + " " + s.payload' '1 just text' "$label: qualifier 'live' runs version 1"
+	expect $f 3 's.executed_version + " " + JSON.stringify(s.payload)' '1 [1,2]' "$label: a full ARN with its qualifier"
+	expect $f 4 'JSON.stringify(s)' '{"status":202,"queued":true}' "$label: asynchronous is an Event invocation (202, queued)"
+	check "$label: the double counted one more Event invocation of echo" \
+		test "$(aws_stat lambda invocations echo Event)" = $((events_before + 1))
+	expect $f 5 'JSON.stringify(s)' '{"status":204,"dry_run":true}' "$label: dry_run (204)"
+	expect $f 6 'd.ok && r.isError && s.function_error' 'Unhandled' "$label: a failing function is a tool error (Unhandled)"
+	expect $f 6 '/fail.*ran and failed \(Unhandled\): Error: boom/.test(t) && s.payload.errorMessage' 'boom' \
+		"$label: the error shows the function's errorType and errorMessage"
+	expect $f 7 'd.ok && s.payload.slow === true && d.ms >= 1900' true "$label: the slow function answers after 2 s"
+	expect $f 8 'd.ok && /^\[truncated: \d+ of \d+ bytes shown/.test(s.truncated) && typeof s.payload.text' string \
+		"$label: the big answer is cut, with a notice"
+	expect $f 8 'Buffer.byteLength(r.content[0].text) <= 51200 && s.payload.text.startsWith("{\"items\":[")' true \
+		"$label: the big answer stays within the 50 KB cap"
+	expect $f 9 'r.isError && /ResourceNotFoundException/.test(t) && /function .nope. does not exist/.test(t)' true \
+		"$label: an unknown function's error names it"
+	expect $f 10 'd.cancelled && !d.ok' true "$label: a slow call is cancelled"
+	expect $f 11 'd.ok && s.payload.after' cancel "$label: the server answers after a cancellation"
+	expect $f 12 'd.ok && typeof s.message_id' string "$label: sqs_send to jobs gives a message_id"
+	expect $f 13 'JSON.stringify(s.messages.map((m) => [m.body, m.attributes]))' \
+		"[[\"hello from $label\",{\"kind\":\"test\",\"n\":7,\"ratio\":0.25}]]" \
+		"$label: sqs_receive gets the message and its attributes back"
+	expect $f 13 's.messages[0].message_id' "$(js $f 12 's.message_id')" "$label: the received message is the one sent"
+	expect $f 14 'typeof s.sequence_number' string "$label: FIFO send gives a sequence_number"
+	expect $f 15 'JSON.stringify([s.message_id, s.sequence_number])' \
+		"$(js $f 14 'JSON.stringify([s.message_id, s.sequence_number])')" "$label: the same dedup_id is deduplicated"
+	expect $f 16 'JSON.stringify(s.messages.map((m) => [m.body, m.system_attributes.MessageGroupId, m.system_attributes.MessageDeduplicationId]))' \
+		"[[\"fifo from $label\",\"g-$label\",\"d-$label\"]]" "$label: FIFO receive with its group and dedup ids"
+	expect $f 17 'r.isError && /QueueDoesNotExist/.test(t) && /queue .no-such-queue. does not exist/.test(t)' true \
+		"$label: an unknown queue's error names it"
+
+	local h1 h2
+	h1=$(js $f 13 's.messages[0].receipt_handle')
+	h2=$(js $f 16 's.messages[0].receipt_handle')
+	run "$target-2" "$target" <<JSON
+[
+  {"tool": "@sqs_delete", "arguments": {"queue": "jobs", "receipt_handle": "$h1"}},
+  {"tool": "@sqs_delete", "arguments": {"queue": "jobs.fifo", "receipt_handle": "$h2"}},
+  {"tool": "@sqs_receive", "arguments": {"queue": "jobs", "max_messages": 10, "wait_seconds": 2, "visibility_timeout": 0}},
+  {"tool": "@sqs_receive", "arguments": {"queue": "jobs.fifo", "max_messages": 10, "visibility_timeout": 0}}
+]
+JSON
+	f="$target-2"
+	expect $f 1 'JSON.stringify(s)' '{"deleted":true}' "$label: sqs_delete on jobs"
+	expect $f 2 'JSON.stringify(s)' '{"deleted":true}' "$label: sqs_delete on jobs.fifo"
+	expect $f 3 'JSON.stringify(s.messages) + " " + (d.ms >= 1900)' '[] true' \
+		"$label: after the delete jobs is empty; the long poll waited its 2 s"
+	expect $f 4 'JSON.stringify(s.messages)' '[]' "$label: after the delete jobs.fifo is empty"
+}
+
+# ---- through the gateway ----
+round gw gateway
+
+# Refusals: nothing reaches AWS.
+lambda_before=$(requests lambda)
+sqs_before=$(requests sqs)
+run gw-refusals gw <<'JSON'
+[
+  {"tool": "@lambda_invoke", "arguments": {"function": "secret-fn"}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "arn:aws:lambda:us-east-1:123456789012:function:secret-fn"}},
+  {"tool": "@sqs_send", "arguments": {"queue": "other-queue", "body": "x"}},
+  {"tool": "@sqs_receive", "arguments": {"queue": "other-queue"}},
+  {"tool": "@sqs_send", "arguments": {"queue": "jobs.fifo", "body": "no group"}},
+  {"tool": "@sqs_send", "arguments": {"queue": "jobs", "body": "x", "dedup_id": "d"}},
+  {"tool": "@sqs_send", "arguments": {"queue": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs", "body": "x"}},
+  {"tool": "@lambda_invoke", "arguments": {"function": "echo", "qualifier": "a/b"}},
+  {"tool": "@sqs_send", "arguments": {"queue": "jobs", "body": "x", "attributes": {"AWS.trace": "t"}}},
+  {"tool": "@sqs_delete", "arguments": {"queue": "jobs", "receipt_handle": "not a handle"}}
+]
+JSON
+expect gw-refusals 1 'r.isError && t' \
+	"lambda_invoke: function 'secret-fn' is not allowed by this server's settings (functions); no request was made" \
+	"refused: a function outside the allowlist"
+expect gw-refusals 2 'r.isError && /not allowed.*no request was made/.test(t)' true "refused: another function's ARN"
+expect gw-refusals 3 'r.isError && t' \
+	"sqs_send: queue 'other-queue' is not allowed by this server's settings (queues); no request was made" \
+	"refused: a queue outside the allowlist (send)"
+expect gw-refusals 4 'r.isError && /other-queue.*not allowed/.test(t)' true "refused: a queue outside the allowlist (receive)"
+expect gw-refusals 5 'r.isError && /FIFO queue .* needs group_id.*no request was made/.test(t)' true \
+	"refused: a FIFO send without group_id"
+expect gw-refusals 6 'r.isError && /dedup_id applies to FIFO queues/.test(t)' true "refused: dedup_id on a standard queue"
+expect gw-refusals 7 'r.isError && /queue NAME \(not its URL\)/.test(t)' true "refused: a queue URL for a name"
+expect gw-refusals 8 'r.isError && /qualifier must be/.test(t)' true "refused: a malformed qualifier"
+expect gw-refusals 9 'r.isError && /AWS\.trace. is not valid/.test(t)' true "refused: a reserved attribute name"
+expect gw-refusals 10 'r.isError && /receipt_handle must be/.test(t)' true "refused: a malformed receipt handle"
+check "no request reached Lambda for the refusals ($lambda_before -> $(requests lambda))" \
+	test "$(requests lambda)" = "$lambda_before"
+check "no request reached SQS for the refusals ($sqs_before -> $(requests sqs))" test "$(requests sqs)" = "$sqs_before"
+check "the refusals are logged" grep -q '"event":"aws_refused".*"name":"secret-fn"' "$WORK/appliance.log"
+
+# Throttling: two throttles are retried away; five outlast the three attempts.
+lambda_throttled=$(aws_stat lambda throttled)
+lambda_verified=$(aws_stat lambda verified)
+sqs_throttled=$(aws_stat sqs throttled)
+sqs_verified=$(aws_stat sqs verified)
+aws_throttle lambda 2
+run gw-throttle1 gw <<'JSON'
+[ {"tool": "@lambda_invoke", "arguments": {"function": "echo", "payload": {"through": "throttles"}}} ]
+JSON
+aws_throttle sqs 2
+run gw-throttle2 gw <<'JSON'
+[ {"tool": "@sqs_send", "arguments": {"queue": "jobs", "body": "through throttles"}} ]
+JSON
+expect gw-throttle1 1 'd.ok && !r.isError && s.payload.through' throttles "Lambda: two throttles retried, the call succeeds"
+check "Lambda: the double throttled 2 and saw 3 attempts" \
+	test "$(aws_stat lambda throttled)" = $((lambda_throttled + 2)) -a "$(aws_stat lambda verified)" = $((lambda_verified + 3))
+expect gw-throttle2 1 'd.ok && !r.isError && typeof s.message_id' string "SQS: two throttles retried, the send succeeds"
+check "SQS: the double throttled 2 and saw 3 attempts (queue URL cached)" \
+	test "$(aws_stat sqs throttled)" = $((sqs_throttled + 2)) -a "$(aws_stat sqs verified)" = $((sqs_verified + 3))
+aws_throttle lambda 5
+run gw-throttle3 gw <<'JSON'
+[ {"tool": "@lambda_invoke", "arguments": {"function": "echo"}} ]
+JSON
+aws_throttle lambda 0
+aws_throttle sqs 5
+run gw-throttle4 gw <<'JSON'
+[ {"tool": "@sqs_receive", "arguments": {"queue": "jobs"}} ]
+JSON
+aws_throttle sqs 0
+expect gw-throttle3 1 'r.isError && /Lambda: TooManyRequestsException: Rate Exceeded.*after 3 attempts/.test(t)' true \
+	"Lambda: more throttles than attempts surface as TooManyRequestsException"
+expect gw-throttle4 1 'r.isError && /SQS: ThrottlingException: Rate exceeded.*after 3 attempts/.test(t)' true \
+	"SQS: more throttles than attempts surface as ThrottlingException"
+# Drain what the throttled send put on jobs, so the standalone round starts empty.
+run gw-drain gw <<'JSON'
+[ {"tool": "@sqs_receive", "arguments": {"queue": "jobs", "max_messages": 10}} ]
+JSON
+h=$(js gw-drain 1 's.messages[0] ? s.messages[0].receipt_handle : ""')
+if [ -n "$h" ]; then
+	run gw-drain2 gw <<JSON
+[ {"tool": "@sqs_delete", "arguments": {"queue": "jobs", "receipt_handle": "$h"}} ]
+JSON
+fi
+check "the ops server ran throughout: same process ($OPS_PID)" test "$(child_pid mcpgate-server-ops)" = "$OPS_PID"
+stop_appliance
+
+# ---- standalone over stdio ----
+round stdio standalone
+
+# A wrong secret: the verifying front's signature error comes back as the tool error.
+lambda_refused=$(aws_stat lambda refused)
+run stdio-wrong stdio AWS_SECRET_ACCESS_KEY=wrong-secret-key <<'JSON'
+[
+  {"tool": "@lambda_invoke", "arguments": {"function": "echo"}},
+  {"tool": "@sqs_send", "arguments": {"queue": "jobs", "body": "x"}}
+]
+JSON
+expect stdio-wrong 1 'r.isError && /Lambda: InvalidSignatureException: The request signature we calculated does not match/.test(t)' \
+	true "wrong secret: Lambda's signature error is the tool error"
+expect stdio-wrong 2 'r.isError && /SQS: InvalidSignatureException/.test(t) && /queue .jobs./.test(t)' \
+	true "wrong secret: SQS's signature error is the tool error"
+check "wrong secret: the Lambda front refused it" test "$(aws_stat lambda refused)" -gt "$lambda_refused"
+check "wrong secret: the secret is not in the server's log" bash -c "! grep -q wrong-secret-key '$WORK/stdio-wrong.err'"
+
+# Settings: strict keys, bounded numbers.
+echo '{"functions": ["echo"], "queue": ["jobs"]}' >"$WORK/bad1.json"
+"$SERVER" --settings "$WORK/bad1.json" </dev/null >/dev/null 2>"$WORK/bad1.err"
+rc=$?
+check "settings: an unknown key stops the server, naming it (exit $rc)" \
+	bash -c "[ $rc -ne 0 ] && grep -q \"unknown key 'queue'\" '$WORK/bad1.err'"
+echo '{"max_payload_bytes": 0}' >"$WORK/bad2.json"
+"$SERVER" --settings "$WORK/bad2.json" </dev/null >/dev/null 2>"$WORK/bad2.err"
+rc=$?
+check "settings: max_payload_bytes out of range stops the server (exit $rc)" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'settings.max_payload_bytes' '$WORK/bad2.err'"
+
+# A small payload limit is enforced before any request.
+echo '{"functions": ["echo"], "queues": ["jobs"], "max_payload_bytes": 16}' >"$WORK/small.json"
+lambda_before=$(requests lambda)
+sqs_before=$(requests sqs)
+(cd "$WORK" && NODE_EXTRA_CA_CERTS="$WORK/cert.pem" timeout 60 "$NODE22" "$MCP_CALLS" --stdio "$SERVER" \
+	--settings "$WORK/small.json") >"$WORK/small" 2>"$WORK/small.err" <<'JSON'
+[
+  {"tool": "lambda_invoke", "arguments": {"function": "echo", "payload": {"this payload": "is longer than sixteen bytes"}}},
+  {"tool": "sqs_send", "arguments": {"queue": "jobs", "body": "a body of more than sixteen bytes"}}
+]
+JSON
+expect small 1 'r.isError && /payload is \d+ bytes as JSON; this server sends at most 16 \(settings.max_payload_bytes\)/.test(t)' \
+	true "max_payload_bytes: a large Lambda payload is refused"
+expect small 2 'r.isError && /message is \d+ bytes.*at most 16/.test(t)' true "max_payload_bytes: a large SQS message is refused"
+check "max_payload_bytes: no request was made" \
+	test "$(requests lambda)" = "$lambda_before" -a "$(requests sqs)" = "$sqs_before"
+
+[ "$FAILED" -ne 0 ] && { echo "--- aws endpoint log ---"; aws_endpoint_log 30; }
+finish

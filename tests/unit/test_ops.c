@@ -1,0 +1,515 @@
+/* Unit tests of the ops server's pure parts (servers/ops/ops_json.c): Lambda function and
+ * qualifier names, SQS queue names, ids, text and attribute names, message attributes as SQS
+ * takes them, and Lambda / SQS answers turned into capped results (with jansson's own output
+ * as the oracle for escaped sizes). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../servers/ops/ops_json.c"
+
+static int failures;
+
+#define CHECK(cond, ...) do { \
+	if (cond) { \
+		printf("ok   "); \
+	} else { \
+		printf("FAIL "); \
+		failures++; \
+	} \
+	printf(__VA_ARGS__); \
+	printf("  [%s]\n", #cond); \
+} while (0)
+
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (!s)
+		abort();
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* The compact JSON text of v, its size into *len (freed by the caller). */
+static char *dump(const json_t *v, size_t *len)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	*len = s ? strlen(s) : 0;
+	return s;
+}
+
+static size_t dump_size(const json_t *v)
+{
+	size_t n;
+	free(dump(v, &n));
+	return n;
+}
+
+static const char *str_at(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* ---- Lambda names ---- */
+
+static void test_function_names(void)
+{
+	const char *q = "x";
+	CHECK(lambda_function_valid("echo", &q) && q == NULL, "bare name");
+	CHECK(lambda_function_valid("my-Function_1", NULL), "bare name with - and _");
+	CHECK(!lambda_function_valid("", NULL), "empty name refused");
+	CHECK(!lambda_function_valid(NULL, NULL), "NULL refused");
+	char *n64 = repeat('a', 64), *n65 = repeat('a', 65);
+	CHECK(lambda_function_valid(n64, NULL), "64-byte name");
+	CHECK(!lambda_function_valid(n65, NULL), "65-byte name refused");
+	CHECK(!lambda_function_valid("ech o", NULL), "space refused");
+	CHECK(!lambda_function_valid("echo:live", NULL), "bare name with qualifier refused (use qualifier)");
+	CHECK(!lambda_function_valid("echo/../x", NULL), "path characters refused");
+	CHECK(!lambda_function_valid("123456789012:function:echo", NULL), "partial ARN refused");
+
+	const char *arn = "arn:aws:lambda:us-east-1:123456789012:function:echo";
+	CHECK(lambda_function_valid(arn, &q) && q == NULL, "full ARN, no qualifier");
+	CHECK(lambda_function_valid("arn:aws:lambda:us-east-1:123456789012:function:echo:live", &q) &&
+	      q && strcmp(q, "live") == 0, "full ARN with qualifier 'live'");
+	CHECK(lambda_function_valid("arn:aws:lambda:eu-west-2:123456789012:function:f:$LATEST", &q) &&
+	      q && strcmp(q, "$LATEST") == 0, "full ARN with $LATEST");
+	CHECK(lambda_function_valid("arn:aws-cn:lambda:cn-north-1:123456789012:function:f", NULL), "aws-cn partition");
+	CHECK(lambda_function_valid("arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:f", NULL), "GovCloud");
+	CHECK(!lambda_function_valid("arn:aws:s3:::bucket", NULL), "an S3 ARN refused");
+	CHECK(!lambda_function_valid("arn:aws:lambda:us-east-1:12345678901:function:f", NULL), "11-digit account refused");
+	CHECK(!lambda_function_valid("arn:aws:lambda:us-east-1:123456789012:layer:f", NULL), "layer ARN refused");
+	CHECK(!lambda_function_valid("arn:aws:lambda:us-east-1:123456789012:function:", NULL), "ARN without name refused");
+	CHECK(!lambda_function_valid("arn:aws:lambda:us-east-1:123456789012:function:f:", NULL), "ARN with empty qualifier refused");
+	CHECK(!lambda_function_valid("arn:aws:lambda:us-east-1:123456789012:function:f:a:b", NULL), "two qualifiers refused");
+	CHECK(!lambda_function_valid("arn:aws:lambda::123456789012:function:f", NULL), "empty region refused");
+	CHECK(!lambda_function_valid("arn:xyz:lambda:us-east-1:123456789012:function:f", NULL), "unknown partition refused");
+	CHECK(!lambda_function_valid("arn:aws:lambda:US-EAST-1:123456789012:function:f", NULL), "upper-case region refused");
+
+	/* 47 bytes of prefix + 64 of name + ':' + 58 = 170: the limit. */
+	char buf[256];
+	char *q58 = repeat('q', 58), *q59 = repeat('q', 59);
+	snprintf(buf, sizeof buf, "arn:aws:lambda:us-east-1:123456789012:function:%s:%s", n64, q58);
+	CHECK(strlen(buf) == 170 && lambda_function_valid(buf, &q) && q && strlen(q) == 58, "170-byte ARN accepted");
+	snprintf(buf, sizeof buf, "arn:aws:lambda:us-east-1:123456789012:function:%s:%s", n64, q59);
+	CHECK(strlen(buf) == 171 && !lambda_function_valid(buf, NULL), "171-byte ARN refused");
+	free(q58);
+	free(q59);
+
+	char *q128 = repeat('v', 128), *q129 = repeat('v', 129);
+	CHECK(lambda_qualifier_valid(""), "empty qualifier is none");
+	CHECK(lambda_qualifier_valid("$LATEST") && lambda_qualifier_valid("live") && lambda_qualifier_valid("12"),
+	      "versions and aliases");
+	CHECK(lambda_qualifier_valid(q128) && !lambda_qualifier_valid(q129), "qualifier up to 128");
+	CHECK(!lambda_qualifier_valid("a/b") && !lambda_qualifier_valid("a b") && !lambda_qualifier_valid("a:b") &&
+	      !lambda_qualifier_valid("a?b"), "qualifier characters");
+	CHECK(!lambda_qualifier_valid(NULL), "NULL qualifier refused");
+	free(q128);
+	free(q129);
+	free(n64);
+	free(n65);
+}
+
+/* ---- escaped sizes, against jansson ---- */
+
+static void test_escaping(void)
+{
+	static const char *const samples[] = {
+		"", "plain", "a\"b\\c", "tab\tnl\ncr\rbs\bff\f", "\x01\x02\x1f ctl", "h\xc3\xa9llo \xe2\x82\xac",
+		"/slash/", "\x7f del", "\xf0\x9f\x98\x80 emoji",
+	};
+	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+		json_t *s = json_string(samples[i]);
+		size_t want = dump_size(s) - 2; /* without the quotes */
+		json_decref(s);
+		CHECK(ops_json_escaped_len(samples[i], strlen(samples[i])) == want,
+		      "escaped length of sample %zu equals jansson's (%zu)", i, want);
+	}
+	bool cut;
+	const char *h = "h\xc3\xa9llo"; /* é is 2 bytes */
+	CHECK(ops_json_cut(h, strlen(h), 2, &cut) == 1 && cut, "cut never splits a character");
+	CHECK(ops_json_cut(h, strlen(h), 3, &cut) == 3 && cut, "cut keeps a whole character");
+	CHECK(ops_json_cut(h, strlen(h), 100, &cut) == strlen(h) && !cut, "all fits");
+	CHECK(ops_json_cut("\"\"\"", 3, 3, &cut) == 1 && cut, "quotes count double");
+	CHECK(ops_json_cut("\x01\x01", 2, 11, &cut) == 1 && cut, "control characters count six");
+	CHECK(ops_json_cut("abc", 3, 0, &cut) == 0 && cut, "zero budget keeps nothing");
+}
+
+/* ---- Lambda answers ---- */
+
+static void test_lambda_results(void)
+{
+	const char *body = "{\"hello\":\"world\",\"n\":3}";
+	json_t *r = lambda_invoke_result(200, "$LATEST", NULL, body, strlen(body), 50 * 1024);
+	json_t *want = json_loads(body, 0, NULL);
+	CHECK(r && json_integer_value(json_object_get(r, "status")) == 200, "status kept");
+	CHECK(r && strcmp(str_at(r, "executed_version"), "$LATEST") == 0, "executed version kept");
+	CHECK(r && json_is_null(json_object_get(r, "function_error")), "no function error is null");
+	CHECK(r && json_equal(json_object_get(r, "payload"), want), "JSON payload comes back as JSON");
+	CHECK(r && !json_object_get(r, "truncated"), "no notice when whole");
+	json_decref(want);
+	json_decref(r);
+
+	r = lambda_invoke_result(200, "1", NULL, "\"just a string\"", 15, 4096);
+	CHECK(r && json_is_string(json_object_get(r, "payload")), "a JSON string payload stays a string");
+	json_decref(r);
+
+	r = lambda_invoke_result(200, NULL, NULL, "not json at all", 15, 4096);
+	CHECK(r && json_is_null(json_object_get(r, "executed_version")), "missing version is null");
+	CHECK(r && strcmp(str_at(json_object_get(r, "payload"), "text"), "not json at all") == 0,
+	      "text payload as {text}");
+	json_decref(r);
+
+	r = lambda_invoke_result(200, NULL, NULL, "", 0, 4096);
+	CHECK(r && json_is_null(json_object_get(r, "payload")), "empty answer is null");
+	json_decref(r);
+
+	r = lambda_invoke_result(200, NULL, NULL, "\xff\xfe\x00\x01", 4, 4096);
+	CHECK(r && json_is_true(json_object_get(json_object_get(r, "payload"), "binary")) &&
+	      json_integer_value(json_object_get(json_object_get(r, "payload"), "bytes")) == 4,
+	      "non-UTF-8 answer: binary and its size");
+	json_decref(r);
+
+	r = lambda_invoke_result(200, "bad\x01version", "Unhandled", "{}", 2, 4096);
+	CHECK(r && json_is_null(json_object_get(r, "executed_version")), "a version with control characters is dropped");
+	CHECK(r && strcmp(str_at(r, "function_error"), "Unhandled") == 0, "function error kept");
+	json_decref(r);
+
+	/* A big answer: JSON of ~30 KB with quotes, under a 4 KB cap. */
+	json_t *items = json_array();
+	for (int i = 0; i < 600; i++)
+		json_array_append_new(items, json_pack("{s:i, s:s}", "i", i, "text", "say \"hi\""));
+	char *big = json_dumps(items, JSON_COMPACT);
+	json_decref(items);
+	for (size_t cap = 1024; cap <= 16384; cap *= 2) {
+		r = lambda_invoke_result(200, "$LATEST", NULL, big, strlen(big), cap);
+		const char *text = str_at(json_object_get(r, "payload"), "text");
+		const char *notice = str_at(r, "truncated");
+		char expect[64];
+		snprintf(expect, sizeof expect, "of %zu bytes shown", strlen(big));
+		CHECK(text && strncmp(text, big, strlen(text)) == 0 && strlen(text) > cap / 4,
+		      "cap %zu: a big answer becomes its first part as text (%zu bytes)", cap, text ? strlen(text) : 0);
+		CHECK(notice && strstr(notice, "[truncated: ") && strstr(notice, expect),
+		      "cap %zu: the notice says how much was shown", cap);
+		CHECK(dump_size(r) <= cap, "cap %zu: the whole result fits the cap (%zu)", cap, dump_size(r));
+		json_decref(r);
+	}
+	free(big);
+
+	/* Nesting deeper than clients take: shown as text. */
+	char deep[256] = "";
+	for (int i = 0; i < 40; i++)
+		strcat(deep, "[");
+	for (int i = 0; i < 40; i++)
+		strcat(deep, "]");
+	r = lambda_invoke_result(200, NULL, NULL, deep, strlen(deep), 4096);
+	CHECK(r && str_at(json_object_get(r, "payload"), "text"), "40-deep JSON comes back as text");
+	json_decref(r);
+	char shallow[64] = "[[[[[[[[[[]]]]]]]]]]";
+	r = lambda_invoke_result(200, NULL, NULL, shallow, strlen(shallow), 4096);
+	CHECK(r && json_is_array(json_object_get(r, "payload")), "10-deep JSON stays JSON");
+	json_decref(r);
+
+	char out[64];
+	json_t *p = json_pack("{s:s, s:s}", "errorType", "Error", "errorMessage", "boom");
+	lambda_error_summary(p, out, sizeof out);
+	CHECK(strcmp(out, "Error: boom") == 0, "error summary: type and message (%s)", out);
+	json_decref(p);
+	p = json_pack("{s:s}", "errorMessage", "only message");
+	lambda_error_summary(p, out, sizeof out);
+	CHECK(strcmp(out, "only message") == 0, "error summary: message alone");
+	json_decref(p);
+	p = json_pack("{s:s}", "text", "Task timed out");
+	lambda_error_summary(p, out, sizeof out);
+	CHECK(strcmp(out, "Task timed out") == 0, "error summary: a text payload");
+	json_decref(p);
+	lambda_error_summary(NULL, out, sizeof out);
+	CHECK(out[0] == '\0', "error summary: nothing to say");
+	p = json_pack("{s:s}", "errorMessage", "\xc3\xa9\xc3\xa9\xc3\xa9");
+	lambda_error_summary(p, out, 4);
+	CHECK(strcmp(out, "\xc3\xa9") == 0 && mcp_text_is_utf8(out, strlen(out)),
+	      "error summary: cut on a character boundary");
+	json_decref(p);
+}
+
+/* ---- SQS names and text ---- */
+
+static void test_sqs_names(void)
+{
+	char *n80 = repeat('q', 80), *n81 = repeat('q', 81), *n75 = repeat('q', 75);
+	char fifo80[96];
+	snprintf(fifo80, sizeof fifo80, "%s.fifo", n75);
+	CHECK(sqs_queue_name_valid("jobs") && sqs_queue_name_valid("jobs.fifo") && sqs_queue_name_valid("a-b_C9"),
+	      "queue names");
+	CHECK(sqs_queue_name_valid(n80) && !sqs_queue_name_valid(n81), "queue names up to 80");
+	CHECK(sqs_queue_name_valid(fifo80), "80-byte FIFO name");
+	CHECK(!sqs_queue_name_valid("") && !sqs_queue_name_valid(".fifo") && !sqs_queue_name_valid("a.b") &&
+	      !sqs_queue_name_valid("jobs.fifo.fifo") && !sqs_queue_name_valid("a b") && !sqs_queue_name_valid(NULL),
+	      "bad queue names refused");
+	CHECK(!sqs_queue_name_valid("https://sqs.us-east-1.amazonaws.com/123456789012/jobs"), "a URL is not a name");
+	CHECK(sqs_queue_is_fifo("jobs.fifo") && !sqs_queue_is_fifo("jobs") && !sqs_queue_is_fifo("fifo"), "FIFO by suffix");
+	free(n80);
+	free(n81);
+	free(n75);
+
+	char *i128 = repeat('g', 128), *i129 = repeat('g', 129);
+	CHECK(sqs_id_valid("g1") && sqs_id_valid("!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"), "ids: visible ASCII");
+	CHECK(sqs_id_valid(i128) && !sqs_id_valid(i129), "ids up to 128");
+	CHECK(!sqs_id_valid("") && !sqs_id_valid("a b") && !sqs_id_valid("\xc3\xa9") && !sqs_id_valid(NULL), "bad ids refused");
+	CHECK(sqs_receipt_handle_valid("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a") && !sqs_receipt_handle_valid("a b") &&
+	      !sqs_receipt_handle_valid(""), "receipt handles");
+	free(i128);
+	free(i129);
+
+	CHECK(sqs_text_valid("hello\t\n\r", 8), "tab, newline, carriage return allowed");
+	CHECK(sqs_text_valid("\xf0\x9f\x98\x80 \xe2\x82\xac \xef\xbf\xbd", 12), "emoji, euro, U+FFFD allowed");
+	CHECK(!sqs_text_valid("a\x01", 2), "control character refused");
+	CHECK(!sqs_text_valid("a\0b", 3), "NUL refused");
+	CHECK(!sqs_text_valid("\xef\xbf\xbe", 3), "U+FFFE refused");
+	CHECK(!sqs_text_valid("\xed\xa0\x80", 3), "surrogate refused");
+	CHECK(!sqs_text_valid("\xc0\xaf", 2), "overlong refused");
+	CHECK(!sqs_text_valid("\xe2\x82", 2), "truncated character refused");
+	CHECK(!sqs_text_valid("\xf4\x90\x80\x80", 4), "beyond U+10FFFF refused");
+
+	char *a256 = repeat('a', 256);
+	CHECK(sqs_attribute_name_valid("kind", 4) && sqs_attribute_name_valid("a.b-c_d", 7), "attribute names");
+	CHECK(sqs_attribute_name_valid(a256, 256), "256-byte attribute name");
+	CHECK(!sqs_attribute_name_valid(a256, 0) && !sqs_attribute_name_valid(NULL, 3), "empty attribute name refused");
+	CHECK(!sqs_attribute_name_valid(".a", 2) && !sqs_attribute_name_valid("a.", 2) &&
+	      !sqs_attribute_name_valid("a..b", 4), "dots: not leading, trailing or doubled");
+	CHECK(!sqs_attribute_name_valid("AWS.x", 5) && !sqs_attribute_name_valid("aws.trace", 9) &&
+	      !sqs_attribute_name_valid("Amazon.x", 8) && !sqs_attribute_name_valid("amazon.y", 8),
+	      "reserved prefixes refused");
+	CHECK(sqs_attribute_name_valid("Amazonian", 9) && sqs_attribute_name_valid("awsome", 6),
+	      "names merely starting like a reserved prefix allowed");
+	CHECK(!sqs_attribute_name_valid("a b", 3) && !sqs_attribute_name_valid("a\0b", 3), "bad characters refused");
+	free(a256);
+	char *a257 = repeat('a', 257);
+	CHECK(!sqs_attribute_name_valid(a257, 257), "257-byte attribute name refused");
+	free(a257);
+}
+
+static void test_numbers(void)
+{
+	char out[64];
+	CHECK(sqs_number_text(1.5, out, sizeof out) > 0 && strcmp(out, "1.5") == 0, "1.5");
+	CHECK(sqs_number_text(0.1, out, sizeof out) > 0 && strcmp(out, "0.1") == 0, "0.1 is shortest");
+	CHECK(sqs_number_text(-2.25, out, sizeof out) > 0 && strcmp(out, "-2.25") == 0, "negative");
+	CHECK(sqs_number_text(1e300, out, sizeof out) > 0 && strcmp(out, "1e+300") == 0, "large");
+	CHECK(sqs_number_text(NAN, out, sizeof out) == -1 && sqs_number_text(INFINITY, out, sizeof out) == -1,
+	      "NaN and infinity refused");
+	CHECK(sqs_number_text(1.5, out, 2) == -1, "too small a buffer refused");
+	srand(7);
+	int round_trips = 0;
+	for (int i = 0; i < 2000; i++) {
+		double scale = 1e-20; /* 10^(0..39) * 1e-20, without libm */
+		for (int e = rand() % 40; e > 0; e--)
+			scale *= 10;
+		double x = ((double)rand() / RAND_MAX - 0.5) * scale;
+		if (sqs_number_text(x, out, sizeof out) > 0 && strtod(out, NULL) == x)
+			round_trips++;
+	}
+	CHECK(round_trips == 2000, "2000 random numbers read back exactly (%d)", round_trips);
+}
+
+static void test_attributes(void)
+{
+	char err[256];
+	size_t wire;
+	json_t *in = json_loads("{\"kind\":\"t\",\"n\":7,\"x\":1.5,\"big\":-12345678901234}", 0, NULL);
+	json_t *out = sqs_message_attributes(in, &wire, err, sizeof err);
+	json_t *want = json_loads("{\"kind\":{\"DataType\":\"String\",\"StringValue\":\"t\"},"
+	                          "\"n\":{\"DataType\":\"Number\",\"StringValue\":\"7\"},"
+	                          "\"x\":{\"DataType\":\"Number\",\"StringValue\":\"1.5\"},"
+	                          "\"big\":{\"DataType\":\"Number\",\"StringValue\":\"-12345678901234\"}}", 0, NULL);
+	CHECK(out && json_equal(out, want), "attributes become String / Number MessageAttributes");
+	/* names + types + values: kind String t, n Number 7, x Number 1.5, big Number -123... */
+	CHECK(wire == (4 + 6 + 1) + (1 + 6 + 1) + (1 + 6 + 3) + (3 + 6 + 15), "wire size counted (%zu)", wire);
+	json_decref(out);
+	json_decref(want);
+	json_decref(in);
+
+	struct {
+		const char *json;
+		const char *says;
+	} bad[] = {
+		{ "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11}", "at most 10" },
+		{ "{\"AWS.trace\":\"x\"}", "'AWS.trace' is not valid" },
+		{ "{\"a b\":\"x\"}", "'a b' is not valid" },
+		{ "{\"a\":\"\"}", "attributes.a: must not be empty" },
+		{ "{\"a\":true}", "attributes.a: must be a string or a number" },
+		{ "{\"a\":null}", "must be a string or a number" },
+		{ "{\"a\":{\"b\":1}}", "must be a string or a number" },
+		{ "{\"a\":\"\\u0001\"}", "characters SQS does not accept" },
+		{ "[1]", "must be an object" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		in = json_loads(bad[i].json, JSON_DECODE_ANY, NULL);
+		err[0] = '\0';
+		out = sqs_message_attributes(in, &wire, err, sizeof err);
+		CHECK(!out && strstr(err, bad[i].says), "refused %s: %s", bad[i].json, err);
+		json_decref(out);
+		json_decref(in);
+	}
+	in = json_object();
+	out = sqs_message_attributes(in, &wire, err, sizeof err);
+	CHECK(out && json_object_size(out) == 0 && wire == 0, "no attributes: empty object");
+	json_decref(out);
+	json_decref(in);
+}
+
+/* ---- SQS answers ---- */
+
+static void test_sqs_answers(void)
+{
+	char url[SQS_QUEUE_URL_MAX + 1];
+	const char *ok = "{\"QueueUrl\":\"https://127.0.0.1:4566/123456789012/jobs\"}";
+	CHECK(sqs_queue_url_parse(ok, strlen(ok), url, sizeof url) == 0 &&
+	      strcmp(url, "https://127.0.0.1:4566/123456789012/jobs") == 0, "QueueUrl read");
+	const char *bads[] = { "{}", "{\"QueueUrl\":\"ftp://x/y\"}", "{\"QueueUrl\":\"https://a b/c\"}",
+	                       "{\"QueueUrl\":5}", "not json", "[\"https://x/y\"]" };
+	for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++)
+		CHECK(sqs_queue_url_parse(bads[i], strlen(bads[i]), url, sizeof url) == -1, "no QueueUrl in %s", bads[i]);
+	char small[8];
+	CHECK(sqs_queue_url_parse(ok, strlen(ok), small, sizeof small) == -1, "a URL longer than the buffer refused");
+
+	char err[256];
+	const char *sent = "{\"MessageId\":\"m-1\",\"MD5OfMessageBody\":\"5d41402abc4b2a76b9719d911017c592\"}";
+	json_t *r = sqs_send_result(sent, strlen(sent), err, sizeof err);
+	CHECK(r && strcmp(str_at(r, "message_id"), "m-1") == 0 && !json_object_get(r, "sequence_number"),
+	      "SendMessage: message_id");
+	json_decref(r);
+	const char *fifo = "{\"MessageId\":\"m-2\",\"SequenceNumber\":\"00000000000000000001\"}";
+	r = sqs_send_result(fifo, strlen(fifo), err, sizeof err);
+	CHECK(r && strcmp(str_at(r, "sequence_number"), "00000000000000000001") == 0, "SendMessage: sequence_number");
+	json_decref(r);
+	const char *send_bad[] = { "{}", "{\"MessageId\":\"\"}", "{\"MessageId\":\"a\",\"SequenceNumber\":5}", "x" };
+	for (size_t i = 0; i < sizeof send_bad / sizeof send_bad[0]; i++) {
+		r = sqs_send_result(send_bad[i], strlen(send_bad[i]), err, sizeof err);
+		CHECK(!r && err[0], "SendMessage answer %s refused: %s", send_bad[i], err);
+		json_decref(r);
+	}
+
+	r = sqs_receive_result("{}", 2, 4096, err, sizeof err);
+	CHECK(r && json_array_size(json_object_get(r, "messages")) == 0, "ReceiveMessage with nothing: []");
+	json_decref(r);
+
+	const char *two = "{\"Messages\":[{\"MessageId\":\"m1\",\"ReceiptHandle\":\"rh-1\",\"MD5OfBody\":\"x\","
+	                  "\"Body\":\"hello\",\"Attributes\":{\"ApproximateReceiveCount\":\"2\",\"MessageGroupId\":\"g1\","
+	                  "\"SenderId\":\"AIDA\"},\"MessageAttributes\":{\"kind\":{\"DataType\":\"String\","
+	                  "\"StringValue\":\"t\"},\"n\":{\"DataType\":\"Number\",\"StringValue\":\"7\"},"
+	                  "\"f\":{\"DataType\":\"Number.float\",\"StringValue\":\"2.5\"},"
+	                  "\"odd\":{\"DataType\":\"Number\",\"StringValue\":\"1e99999\"},"
+	                  "\"b\":{\"DataType\":\"Binary\",\"BinaryValue\":\"AAEC\"}}},"
+	                  "{\"MessageId\":\"m2\",\"ReceiptHandle\":\"rh-2\",\"Body\":\"second\"}]}";
+	r = sqs_receive_result(two, strlen(two), 4096, err, sizeof err);
+	json_t *msgs = json_object_get(r, "messages");
+	json_t *m1 = json_array_get(msgs, 0), *a1 = json_object_get(m1, "attributes");
+	CHECK(json_array_size(msgs) == 2, "two messages");
+	CHECK(strcmp(str_at(m1, "message_id"), "m1") == 0 && strcmp(str_at(m1, "receipt_handle"), "rh-1") == 0 &&
+	      strcmp(str_at(m1, "body"), "hello") == 0 && json_integer_value(json_object_get(m1, "body_bytes")) == 5,
+	      "id, handle, body, size");
+	CHECK(strcmp(str_at(a1, "kind"), "t") == 0 && json_integer_value(json_object_get(a1, "n")) == 7 &&
+	      json_real_value(json_object_get(a1, "f")) == 2.5, "String and Number attributes back as text and numbers");
+	CHECK(json_is_string(json_object_get(a1, "odd")), "a Number that is no JSON number stays text");
+	CHECK(str_at(a1, "b") && strstr(str_at(a1, "b"), "binary attribute"), "Binary attribute shown by size only");
+	json_t *sys = json_object_get(m1, "system_attributes");
+	CHECK(strcmp(str_at(sys, "ApproximateReceiveCount"), "2") == 0 && strcmp(str_at(sys, "MessageGroupId"), "g1") == 0 &&
+	      !json_object_get(sys, "SenderId"), "system attributes: the useful ones only");
+	CHECK(!json_object_get(json_array_get(msgs, 1), "system_attributes") &&
+	      json_object_size(json_object_get(json_array_get(msgs, 1), "attributes")) == 0,
+	      "no attributes: empty attributes, no system_attributes");
+	CHECK(!json_object_get(r, "truncated"), "no notice when nothing was cut");
+	json_decref(r);
+
+	/* Three bodies of 3000 bytes full of quotes under a 4 KB cap: cut fairly, said so. */
+	json_t *in = json_pack("{s:[]}", "Messages");
+	char *body = repeat('"', 3000);
+	for (int i = 0; i < 3; i++) {
+		char id[16], handle[16];
+		snprintf(id, sizeof id, "m%d", i);
+		snprintf(handle, sizeof handle, "rh-%d", i);
+		json_array_append_new(json_object_get(in, "Messages"),
+		                      json_pack("{s:s, s:s, s:s}", "MessageId", id, "ReceiptHandle", handle, "Body", i == 1 ? "short" : body));
+	}
+	char *text = json_dumps(in, JSON_COMPACT);
+	json_decref(in);
+	r = sqs_receive_result(text, strlen(text), 4096, err, sizeof err);
+	msgs = json_object_get(r, "messages");
+	CHECK(r && dump_size(r) <= 4096, "receive result fits a 4 KB cap (%zu)", dump_size(r));
+	CHECK(strcmp(str_at(json_array_get(msgs, 1), "body"), "short") == 0 &&
+	      !json_object_get(json_array_get(msgs, 1), "body_truncated"), "the short body is whole");
+	const char *b0 = str_at(json_array_get(msgs, 0), "body"), *b2 = str_at(json_array_get(msgs, 2), "body");
+	CHECK(b0 && b2 && strlen(b0) == strlen(b2) && strlen(b0) > 200, "the long bodies get equal shares (%zu)",
+	      b0 ? strlen(b0) : 0);
+	CHECK(str_at(json_array_get(msgs, 0), "body_truncated") &&
+	      strstr(str_at(json_array_get(msgs, 0), "body_truncated"), "of 3000 bytes shown"), "cut body says so");
+	CHECK(str_at(r, "truncated") && strstr(str_at(r, "truncated"), "2 of 3 message bodies"), "result says so");
+	CHECK(json_integer_value(json_object_get(json_array_get(msgs, 0), "body_bytes")) == 3000,
+	      "body_bytes gives the whole size");
+	json_decref(r);
+	free(text);
+	free(body);
+
+	/* More than ten messages: the first ten. */
+	in = json_pack("{s:[]}", "Messages");
+	for (int i = 0; i < 12; i++)
+		json_array_append_new(json_object_get(in, "Messages"),
+		                      json_pack("{s:s, s:s, s:s}", "MessageId", "m", "ReceiptHandle", "h", "Body", "b"));
+	text = json_dumps(in, JSON_COMPACT);
+	json_decref(in);
+	r = sqs_receive_result(text, strlen(text), 50000, err, sizeof err);
+	CHECK(r && json_array_size(json_object_get(r, "messages")) == 10, "at most ten messages");
+	json_decref(r);
+	free(text);
+
+	const char *recv_bad[] = {
+		"[]", "{\"Messages\":{}}", "{\"Messages\":[1]}",
+		"{\"Messages\":[{\"MessageId\":\"m\",\"Body\":\"b\"}]}",
+		"{\"Messages\":[{\"MessageId\":\"m\",\"ReceiptHandle\":\"h h\",\"Body\":\"b\"}]}",
+		"{\"Messages\":[{\"MessageId\":\"m\",\"ReceiptHandle\":\"h\",\"Body\":5}]}", "",
+	};
+	for (size_t i = 0; i < sizeof recv_bad / sizeof recv_bad[0]; i++) {
+		err[0] = '\0';
+		r = sqs_receive_result(recv_bad[i], strlen(recv_bad[i]), 4096, err, sizeof err);
+		CHECK(!r && err[0], "malformed ReceiveMessage answer %s refused: %s", recv_bad[i], err);
+		json_decref(r);
+	}
+
+	CHECK(sqs_queue_missing("QueueDoesNotExist") && sqs_queue_missing("AWS.SimpleQueueService.NonExistentQueue") &&
+	      !sqs_queue_missing("ThrottlingException") && !sqs_queue_missing(NULL), "missing-queue codes");
+}
+
+static void test_fair_shares(void)
+{
+	size_t share[4];
+	const size_t a[] = { 10, 100, 1000 };
+	sqs_fair_shares(a, 3, 600, share);
+	CHECK(share[0] == 10 && share[1] == 100 && share[2] == 490, "small needs whole, the rest to the big one");
+	const size_t b[] = { 500, 500 };
+	sqs_fair_shares(b, 2, 600, share);
+	CHECK(share[0] == 300 && share[1] == 300, "equal split when none fits");
+	sqs_fair_shares(a, 3, 5000, share);
+	CHECK(share[0] == 10 && share[1] == 100 && share[2] == 1000, "everything fits");
+	sqs_fair_shares(a, 3, 0, share);
+	CHECK(share[0] == 0 && share[1] == 0 && share[2] == 0, "no budget");
+	const size_t c[] = { 0, 50, 400, 400 };
+	sqs_fair_shares(c, 4, 500, share);
+	CHECK(share[0] == 0 && share[1] == 50 && share[2] == 225 && share[3] == 225 &&
+	      share[0] + share[1] + share[2] + share[3] <= 500, "mixed");
+}
+
+int main(void)
+{
+	test_function_names();
+	test_escaping();
+	test_lambda_results();
+	test_sqs_names();
+	test_numbers();
+	test_attributes();
+	test_sqs_answers();
+	test_fair_shares();
+	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
+	return failures ? 1 : 0;
+}
