@@ -38,6 +38,11 @@ static int data_init(struct event_base *base, json_t *settings)
 			return -1;
 		}
 	}
+	/* Made now, before the sandbox: the client reads its environment and files here. */
+	if (!aws_tool_client()) {
+		log_error("aws_client_failed", LOG_STR("reason", "out of memory"));
+		return -1;
+	}
 	return 0;
 }
 
