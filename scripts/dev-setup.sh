@@ -26,10 +26,19 @@ if [ ! -f "$dev/config.json" ]; then
   "public_url": "https://127.0.0.1:8443",
   "auth": { "keys_file": "keys.json" },
   "servers": [
-    { "name": "data", "builtin": "data" },
-    { "name": "ai", "builtin": "ai" },
-    { "name": "ops", "builtin": "ops" },
-    { "name": "secrets", "builtin": "secrets" }
+    { "name": "data", "builtin": "data",
+      "settings": { "s3": { "buckets": ["mcpgate-dev-*"], "write_buckets": ["mcpgate-dev-scratch"] },
+                    "dynamodb": { "tables": ["mcpgate-dev-*"], "write_tables": [] },
+                    "knowledge_bases": { "ids": [] } } },
+    { "name": "ai", "builtin": "ai",
+      "settings": { "specialists": [ { "name": "general", "model": "anthropic.claude-3-5-haiku-20241022-v1:0",
+                                       "description": "General questions",
+                                       "system": "You are a concise, careful assistant.", "max_tokens": 1024 } ],
+                    "default": "general" } },
+    { "name": "ops", "builtin": "ops",
+      "settings": { "functions": ["mcpgate-dev-*"], "queues": ["mcpgate-dev-*"] } },
+    { "name": "secrets", "builtin": "secrets",
+      "settings": { "secrets": ["mcpgate/dev/*"], "reveal_roles": ["admin"] } }
   ],
   "log": { "level": "info" }
 }
