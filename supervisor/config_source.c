@@ -129,7 +129,8 @@ int config_source_load(const char *source, const char *fetcher, struct config *c
 	struct config_error fetch_err = { .text = "" };
 	char *text = *name ? fetch_secret(name, fetcher, &len, &fetch_err) : NULL;
 	if (!text) {
-		snprintf(err->text, sizeof err->text, "%s: %s", source,
+		/* Bounded so the source name always fits in front of the reason. */
+		snprintf(err->text, sizeof err->text, "%.100s: %.400s", source,
 		         *name ? fetch_err.text : "names no secret");
 		return -1;
 	}
@@ -139,7 +140,7 @@ int config_source_load(const char *source, const char *fetcher, struct config *c
 	free(text);
 	if (!root) {
 		/* Position only: the parser's text may quote the input, which is secret. */
-		snprintf(err->text, sizeof err->text, "%s:%d:%d: not valid JSON", source, jerr.line,
+		snprintf(err->text, sizeof err->text, "%.400s:%d:%d: not valid JSON", source, jerr.line,
 		         jerr.column);
 		return -1;
 	}
