@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../servers/common/json_text.h"
 #include "../servers/ops/ops_json.h"
 #include "mcp_server.h"
 
@@ -90,8 +91,8 @@ static void check_names(const char *s, size_t len, size_t budget)
 	if (sqs_queue_name_valid(s))
 		REQUIRE(strlen(s) <= SQS_QUEUE_NAME_MAX && !strchr(s, '/'));
 	bool cut;
-	size_t keep = ops_json_cut(s, len, budget, &cut);
-	REQUIRE(keep <= len && ops_json_escaped_len(s, keep) <= budget && cut == (keep < len));
+	size_t keep = json_text_cut(s, len, budget, &cut);
+	REQUIRE(keep <= len && json_text_escaped_len(s, keep) <= budget && cut == (keep < len));
 	REQUIRE(keep == len || keep == 0 || ((unsigned char)s[keep] & 0xC0) != 0x80);
 	if (sqs_text_valid(s, len))
 		REQUIRE(mcp_text_is_utf8(s, len));

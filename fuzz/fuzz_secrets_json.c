@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../servers/common/json_text.h"
 #include "../servers/secrets/secrets_json.h"
 #include "mcp_server.h"
 
@@ -142,8 +143,8 @@ static void check_mask(const char *data, size_t len)
 	size_t n = secret_mask(data, len, out, sizeof out);
 	REQUIRE(n == strlen(out) && n < SECRET_MASK_MAX && strncmp(out, "********", 8) == 0);
 	REQUIRE(mcp_text_is_utf8(out, n));
-	size_t budget = len / 2, cut = secret_json_cut(data, len, budget);
-	REQUIRE(cut <= len && secret_json_escaped_len(data, cut) <= budget);
+	size_t budget = len / 2, cut = json_text_cut(data, len, budget, NULL);
+	REQUIRE(cut <= len && json_text_escaped_len(data, cut) <= budget);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -117,13 +117,8 @@ static int ai_init(struct event_base *base, json_t *settings)
 	log_info("ai_ready", LOG_INT("specialists", config.specialists.n),
 	         LOG_INT("routing_rules", config.specialists.n_rules),
 	         LOG_STR("cache", config.cache ? "on" : "off"));
-	/* Made now, before the sandbox: libcurl's and OpenSSL's one-time set-up make system
-	 * calls (sysinfo) and read files (the CA bundle) that the server's policy does not allow
-	 * later. */
-	if (!aws_tool_client()) {
-		log_error("aws_client_failed", LOG_STR("reason", "out of memory"));
+	if (aws_tool_client_before_sandbox() != 0)
 		return -1;
-	}
 	ask_setup(&config);
 	return 0;
 }

@@ -16,6 +16,14 @@ struct aws_client *aws_tool_client(void)
 	return client;
 }
 
+int aws_tool_client_before_sandbox(void)
+{
+	if (aws_tool_client())
+		return 0;
+	log_error("aws_client_failed", LOG_STR("reason", "out of memory"));
+	return -1;
+}
+
 void aws_tool_client_free(void)
 {
 	aws_client_free(client);
@@ -56,4 +64,13 @@ void aws_tool_refuse(struct mcp_call *call, const char *kind, const char *name,
 	         LOG_STR("name", name));
 	mcp_call_fail(call, "%s: %s '%s' is not allowed by this server's settings (%s); "
 	              "no request was made", mcp_call_tool(call), kind, name, settings_key);
+}
+
+bool aws_tool_refuse_unlisted(struct mcp_call *call, const struct allowlist *list, const char *kind,
+                              const char *name, const char *settings_key)
+{
+	if (allowlist_allows(list, name))
+		return false;
+	aws_tool_refuse(call, kind, name, settings_key);
+	return true;
 }

@@ -17,6 +17,10 @@
  * ran out. */
 struct aws_client *aws_tool_client(void);
 void aws_tool_client_free(void);
+/* Makes the client from a server's init, before the sandbox: libcurl's and OpenSSL's one-time
+ * set-up makes system calls (sysinfo) and reads files (the environment's, the CA bundle) that
+ * the server's policy refuses later. 0, or -1 (logged as aws_client_failed) when memory ran out. */
+int aws_tool_client_before_sandbox(void);
 
 /* Refuses a call up front (and returns true) when the AWS client cannot make requests: no
  * region or no credentials. The error says what is missing and that no request was made. */
@@ -31,5 +35,8 @@ void aws_tool_fail(struct mcp_call *call, const struct aws_result *res, const ch
  * request was made". */
 void aws_tool_refuse(struct mcp_call *call, const char *kind, const char *name,
                      const char *settings_key);
+/* Refuses the call that way (and returns true) when `list` does not allow `name`. */
+bool aws_tool_refuse_unlisted(struct mcp_call *call, const struct allowlist *list, const char *kind,
+                              const char *name, const char *settings_key);
 
 #endif

@@ -57,6 +57,15 @@ void allowlist_free(struct allowlist *list)
 	memset(list, 0, sizeof *list);
 }
 
+/* "a, b, c" of a NULL-terminated list, cut to fit. */
+static void keys_text(const char *const *keys, char *out, size_t cap)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	for (size_t i = 0; keys[i] && off < cap; i++)
+		off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? ", " : "", keys[i]);
+}
+
 int settings_check_keys(json_t *settings, const char *const *known, char *err, size_t errlen)
 {
 	const char *key;
@@ -67,10 +76,8 @@ int settings_check_keys(json_t *settings, const char *const *known, char *err, s
 			i++;
 		if (known[i])
 			continue;
-		char names[512] = "";
-		size_t off = 0;
-		for (i = 0; known[i] && off < sizeof names; i++)
-			off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", i ? ", " : "", known[i]);
+		char names[512];
+		keys_text(known, names, sizeof names);
 		snprintf(err, errlen, "settings: unknown key '%s' (known: %s)", key, names);
 		return -1;
 	}
@@ -91,4 +98,40 @@ int settings_int(json_t *settings, const char *key, long long min, long long max
 	}
 	*out = json_integer_value(v);
 	return 0;
+}
+
+int settings_section(json_t *settings, const char *name, const char *const *known,
+                     int (*read)(json_t *section, char *err, size_t errlen), char *err, size_t errlen)
+{
+	json_t *section = json_object_get(settings, name);
+	if (section && !json_is_object(section)) {
+		char names[512];
+		keys_text(known, names, sizeof names);
+		snprintf(err, errlen, "settings.%s: must be an object {%s}", name, names);
+		return -1;
+	}
+	/* An absent section reads as an empty one, so each key gets its default. */
+	json_t *empty = section ? NULL : json_object();
+	json_t *s = section ? section : empty;
+	int rc = -1;
+	if (!s)
+		snprintf(err, errlen, "out of memory");
+	else if (settings_check_keys(s, known, err, errlen) == 0 && read(s, err, errlen) == 0)
+		rc = 0;
+	json_decref(empty);
+	if (rc != 0)
+		settings_error_nest(err, errlen, name);
+	return rc;
+}
+
+void settings_error_nest(char *err, size_t errlen, const char *section)
+{
+	char inner[512];
+	snprintf(inner, sizeof inner, "%s", err);
+	if (strncmp(inner, "settings.", 9) == 0)
+		snprintf(err, errlen, "settings.%s.%s", section, inner + 9);
+	else if (strncmp(inner, "settings: ", 10) == 0)
+		snprintf(err, errlen, "settings.%s: %s", section, inner + 10);
+	else
+		snprintf(err, errlen, "settings.%s: %s", section, inner);
 }

@@ -31,4 +31,13 @@ int settings_check_keys(json_t *settings, const char *const *known, char *err, s
 int settings_int(json_t *settings, const char *key, long long min, long long max, long long def,
                  long long *out, char *err, size_t errlen);
 
+/* Reads the object settings[name] (absent: read as {}): checks it holds only the keys in the
+ * NULL-terminated `known`, then calls read(section). Errors name their place, e.g.
+ * "settings.<name>.<key>: ..." or "settings.<name>: must be an object {<known>}". */
+int settings_section(json_t *settings, const char *name, const char *const *known,
+                     int (*read)(json_t *section, char *err, size_t errlen), char *err, size_t errlen);
+/* Rewrites an error about a nested object ("settings.tables: ...", "settings: unknown key ...")
+ * to name its place ("settings.dynamodb.tables: ..."). */
+void settings_error_nest(char *err, size_t errlen, const char *section);
+
 #endif

@@ -3,22 +3,10 @@
 #ifndef MCPGATE_SERVERS_DATA_H
 #define MCPGATE_SERVERS_DATA_H
 
-#include <stddef.h>
+#include "../common/tool_groups.h"
 
-#include <jansson.h>
-
-#include "mcp_server.h"
-
-/* Every group: its tools, and an init that reads its settings keys (and only those) and
- * returns 0 or -1 with a message in err. result_cap is settings.result_cap_bytes. */
-struct tool_group {
-	const struct mcp_tool *tools;
-	size_t n_tools;
-	const char *const *settings_keys; /* NULL-terminated */
-	int (*init)(json_t *settings, size_t result_cap, char *err, size_t errlen);
-	void (*fini)(void);
-};
-
+/* Each group's init gets limits->result_cap (settings.result_cap_bytes); the data server has
+ * no max_payload_bytes. */
 extern const struct tool_group s3_group;     /* s3_get, s3_put, s3_list: settings "s3" */
 extern const struct tool_group dynamo_group; /* dynamo_get, dynamo_put, dynamo_query: "dynamodb" */
 extern const struct tool_group kb_group;     /* kb_search: "knowledge_bases" */

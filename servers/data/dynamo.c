@@ -108,6 +108,20 @@ static void dyn_fail(struct dyn_call *d, const struct aws_result *res)
 	aws_tool_fail(d->call, res, context);
 }
 
+/* Takes DynamoDB's answer for a call: it can no longer be cancelled, and a failed request ends
+ * it here. The call when the request succeeded; NULL when it was ended (and freed). */
+static struct dyn_call *dyn_answered(const struct aws_result *res, void *arg)
+{
+	struct dyn_call *d = arg;
+	d->op = NULL;
+	mcp_call_on_cancel(d->call, NULL, NULL);
+	if (res->ok)
+		return d;
+	dyn_fail(d, res);
+	dyn_free(d);
+	return NULL;
+}
+
 static void dyn_finish(struct dyn_call *d, json_t *structured, const char *err)
 {
 	if (structured)
@@ -154,13 +168,13 @@ static bool table_args(struct mcp_call *call, json_t *args, const char **table, 
 	return true;
 }
 
-static bool table_allowed(struct mcp_call *call, const struct allowlist *list, const char *table,
-                          const char *settings_key)
+/* An expression placeholder: its sigil ('#' for names, ':' for values) and then letters, digits
+ * or '_', at most a name's length in all. */
+static bool placeholder_valid(const char *k, char sigil)
 {
-	if (allowlist_allows(list, table))
-		return true;
-	aws_tool_refuse(call, "table", table, settings_key);
-	return false;
+	size_t len = strlen(k);
+	return len >= 2 && len <= DYNAMO_NAME_MAX && k[0] == sigil &&
+	       strspn(k + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == len - 1;
 }
 
 /* ExpressionAttributeNames: {"#n": "name"}. Sets *out (new reference, NULL when absent). */
@@ -178,10 +192,8 @@ static bool names_arg(struct mcp_call *call, json_t *args, json_t **out)
 	const char *k;
 	json_t *v;
 	json_object_foreach(names, k, v) {
-		size_t len = strlen(k);
-		if (len < 2 || len > DYNAMO_NAME_MAX || k[0] != '#' ||
-		    strspn(k + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != len - 1 ||
-		    !json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > DYNAMO_NAME_MAX) {
+		if (!placeholder_valid(k, '#') || !json_is_string(v) || json_string_length(v) < 1 ||
+		    json_string_length(v) > DYNAMO_NAME_MAX) {
 			mcp_call_fail(call, "%s: names: each key must be '#' and letters, digits or '_', each "
 			              "value an attribute name of 1 to %d bytes", mcp_call_tool(call), DYNAMO_NAME_MAX);
 			return false;
@@ -210,9 +222,7 @@ static bool values_arg(struct mcp_call *call, json_t *args, json_t **out)
 	const char *k;
 	json_t *v;
 	json_object_foreach(values, k, v) {
-		size_t len = strlen(k);
-		if (len < 2 || len > DYNAMO_NAME_MAX || k[0] != ':' ||
-		    strspn(k + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != len - 1) {
+		if (!placeholder_valid(k, ':')) {
 			mcp_call_fail(call, "%s: values: each key must be ':' and letters, digits or '_'",
 			              mcp_call_tool(call));
 			return false;
@@ -314,14 +324,9 @@ static json_t *body_new(struct mcp_call *call, const char *table)
 
 static void get_done(const struct aws_result *res, void *arg)
 {
-	struct dyn_call *d = arg;
-	d->op = NULL;
-	mcp_call_on_cancel(d->call, NULL, NULL);
-	if (!res->ok) {
-		dyn_fail(d, res);
-		dyn_free(d);
+	struct dyn_call *d = dyn_answered(res, arg);
+	if (!d)
 		return;
-	}
 	char err[512] = "";
 	json_t *out = dynamo_get_result(res->body, res->body_len, d->table, cfg.result_cap, err, sizeof err);
 	dyn_finish(d, out, err);
@@ -345,7 +350,7 @@ static void dynamo_get(struct mcp_call *call, json_t *args)
 	if (json_is_boolean(consistent))
 		json_object_set(body, "ConsistentRead", consistent);
 	if (!projection_arg(call, args, body) ||
-	    !table_allowed(call, &cfg.tables, table, "dynamodb.tables") ||
+	    aws_tool_refuse_unlisted(call, &cfg.tables, "table", table, "dynamodb.tables") ||
 	    aws_tool_refuse_unavailable(call)) {
 		json_decref(body);
 		return;
@@ -360,14 +365,9 @@ static void dynamo_get(struct mcp_call *call, json_t *args)
 
 static void put_done(const struct aws_result *res, void *arg)
 {
-	struct dyn_call *d = arg;
-	d->op = NULL;
-	mcp_call_on_cancel(d->call, NULL, NULL);
-	if (!res->ok) {
-		dyn_fail(d, res);
-		dyn_free(d);
+	struct dyn_call *d = dyn_answered(res, arg);
+	if (!d)
 		return;
-	}
 	dyn_finish(d, json_pack("{s:b}", "ok", 1), "out of memory");
 }
 
@@ -400,7 +400,7 @@ static void dynamo_put(struct mcp_call *call, json_t *args)
 		json_object_set_new(body, "ExpressionAttributeNames", names);
 	if (values)
 		json_object_set_new(body, "ExpressionAttributeValues", values);
-	if (!table_allowed(call, &cfg.write_tables, table, "dynamodb.write_tables") ||
+	if (aws_tool_refuse_unlisted(call, &cfg.write_tables, "table", table, "dynamodb.write_tables") ||
 	    aws_tool_refuse_unavailable(call)) {
 		json_decref(body);
 		return;
@@ -481,14 +481,9 @@ static void query_answer(struct dyn_call *d)
 
 static void query_done(const struct aws_result *res, void *arg)
 {
-	struct dyn_call *d = arg;
-	d->op = NULL;
-	mcp_call_on_cancel(d->call, NULL, NULL);
-	if (!res->ok) {
-		dyn_fail(d, res);
-		dyn_free(d);
+	struct dyn_call *d = dyn_answered(res, arg);
+	if (!d)
 		return;
-	}
 	char err[512];
 	if (dynamo_page_parse(res->body, res->body_len, &d->page, err, sizeof err) != 0) {
 		dyn_finish(d, NULL, err);
@@ -550,7 +545,7 @@ static void dynamo_query(struct mcp_call *call, json_t *args)
 	if (values)
 		json_object_set_new(body, "ExpressionAttributeValues", values);
 	if (!query_paging_args(call, args, table, index, body) ||
-	    !table_allowed(call, &cfg.tables, table, "dynamodb.tables") ||
+	    aws_tool_refuse_unlisted(call, &cfg.tables, "table", table, "dynamodb.tables") ||
 	    aws_tool_refuse_unavailable(call)) {
 		json_decref(body);
 		return;
@@ -632,31 +627,24 @@ static void dynamo_fini(void)
 	allowlist_free(&cfg.write_tables);
 }
 
-static int dynamo_init(json_t *settings, size_t result_cap, char *err, size_t errlen)
+/* settings.dynamodb, its keys checked by settings_section. */
+static int read_section(json_t *s, char *err, size_t errlen)
+{
+	if (allowlist_load(&cfg.tables, s, "tables", err, errlen) != 0 ||
+	    allowlist_load(&cfg.write_tables, s, "write_tables", err, errlen) != 0 ||
+	    settings_int(s, "max_items", 1, 1000, 100, &cfg.max_items, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+static int dynamo_init(json_t *settings, const struct group_limits *limits, char *err, size_t errlen)
 {
 	static const char *const known[] = { "tables", "write_tables", "max_items", NULL };
-	json_t *section = json_object_get(settings, "dynamodb");
-	cfg.result_cap = result_cap;
-	if (section && !json_is_object(section)) {
-		snprintf(err, errlen, "settings.dynamodb: must be an object {tables, write_tables, max_items}");
-		return -1;
-	}
-	json_t *empty = section ? NULL : json_object();
-	json_t *s = section ? section : empty;
-	int rc = -1;
-	if (!s)
-		snprintf(err, errlen, "out of memory");
-	else if (settings_check_keys(s, known, err, errlen) == 0 &&
-	         allowlist_load(&cfg.tables, s, "tables", err, errlen) == 0 &&
-	         allowlist_load(&cfg.write_tables, s, "write_tables", err, errlen) == 0 &&
-	         settings_int(s, "max_items", 1, 1000, 100, &cfg.max_items, err, errlen) == 0)
-		rc = 0;
-	json_decref(empty);
-	if (rc != 0) {
-		data_settings_error_nest(err, errlen, "dynamodb");
-		dynamo_fini();
-	}
-	return rc;
+	cfg.result_cap = limits->result_cap;
+	if (settings_section(settings, "dynamodb", known, read_section, err, errlen) == 0)
+		return 0;
+	dynamo_fini();
+	return -1;
 }
 
 static const char *const keys[] = { "dynamodb", NULL };

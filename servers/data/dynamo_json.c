@@ -1094,20 +1094,6 @@ json_t *dynamo_query_result(const struct dynamo_page *page, const char *table, c
 	return res;
 }
 
-/* ---- settings ---- */
-
-void data_settings_error_nest(char *err, size_t errlen, const char *section)
-{
-	char inner[512];
-	snprintf(inner, sizeof inner, "%s", err);
-	if (strncmp(inner, "settings.", 9) == 0)
-		snprintf(err, errlen, "settings.%s.%s", section, inner + 9);
-	else if (strncmp(inner, "settings: ", 10) == 0)
-		snprintf(err, errlen, "settings.%s: %s", section, inner + 10);
-	else
-		snprintf(err, errlen, "settings.%s: %s", section, inner);
-}
-
 /* ---- knowledge bases ---- */
 
 json_t *kb_request_body(const char *query, long long top_k, const char *next_token)

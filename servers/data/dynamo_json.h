@@ -101,10 +101,6 @@ json_t *dynamo_query_result(const struct dynamo_page *page, const char *table, c
                             const struct dynamo_key_names *names, size_t cap, bool *need_names,
                             char *err, size_t errlen);
 
-/* Rewrites a settings error about a nested object ("settings.tables: ...", "settings: unknown
- * key ...") to name its place ("settings.dynamodb.tables: ..."). */
-void data_settings_error_nest(char *err, size_t errlen, const char *section);
-
 /*
  * Knowledge bases (Bedrock Agent Runtime Retrieve)
  */

@@ -97,11 +97,8 @@ static void kb_search(struct mcp_call *call, json_t *args)
 	}
 	if (!paging_args(call, args, &top_k, &cursor))
 		return;
-	if (!allowlist_allows(&cfg.ids, id)) {
-		aws_tool_refuse(call, "knowledge base", id, "knowledge_bases.ids");
-		return;
-	}
-	if (aws_tool_refuse_unavailable(call))
+	if (aws_tool_refuse_unlisted(call, &cfg.ids, "knowledge base", id, "knowledge_bases.ids") ||
+	    aws_tool_refuse_unavailable(call))
 		return;
 	char path[128];
 	snprintf(path, sizeof path, "/knowledgebases/%s/retrieve", id); /* alphanumeric: no encoding */
@@ -167,31 +164,24 @@ static void kb_fini(void)
 	allowlist_free(&cfg.ids);
 }
 
-static int kb_init(json_t *settings, size_t result_cap, char *err, size_t errlen)
+/* settings.knowledge_bases, its keys checked by settings_section. */
+static int read_section(json_t *s, char *err, size_t errlen)
+{
+	if (allowlist_load(&cfg.ids, s, "ids", err, errlen) != 0 ||
+	    settings_int(s, "max_results", 1, 100, 10, &cfg.max_results, err, errlen) != 0 ||
+	    settings_int(s, "max_text_bytes", 64, 1024 * 1024, 2000, &cfg.max_text_bytes, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+static int kb_init(json_t *settings, const struct group_limits *limits, char *err, size_t errlen)
 {
 	static const char *const known[] = { "ids", "max_results", "max_text_bytes", NULL };
-	json_t *section = json_object_get(settings, "knowledge_bases");
-	cfg.result_cap = result_cap;
-	if (section && !json_is_object(section)) {
-		snprintf(err, errlen, "settings.knowledge_bases: must be an object {ids, max_results, max_text_bytes}");
-		return -1;
-	}
-	json_t *empty = section ? NULL : json_object();
-	json_t *s = section ? section : empty;
-	int rc = -1;
-	if (!s)
-		snprintf(err, errlen, "out of memory");
-	else if (settings_check_keys(s, known, err, errlen) == 0 &&
-	         allowlist_load(&cfg.ids, s, "ids", err, errlen) == 0 &&
-	         settings_int(s, "max_results", 1, 100, 10, &cfg.max_results, err, errlen) == 0 &&
-	         settings_int(s, "max_text_bytes", 64, 1024 * 1024, 2000, &cfg.max_text_bytes, err, errlen) == 0)
-		rc = 0;
-	json_decref(empty);
-	if (rc != 0) {
-		data_settings_error_nest(err, errlen, "knowledge_bases");
-		kb_fini();
-	}
-	return rc;
+	cfg.result_cap = limits->result_cap;
+	if (settings_section(settings, "knowledge_bases", known, read_section, err, errlen) == 0)
+		return 0;
+	kb_fini();
+	return -1;
 }
 
 static const char *const keys[] = { "knowledge_bases", NULL };

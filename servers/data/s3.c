@@ -12,7 +12,6 @@
 #include "../common/settings.h"
 #include "aws/s3_xml.h"
 #include "data.h"
-#include "dynamo_json.h" /* data_settings_error_nest */
 
 #define S3_BUCKET_MIN 3
 #define S3_BUCKET_MAX 63
@@ -674,6 +673,18 @@ static void s3_fail(struct s3_call *c, const struct aws_result *res)
 	free(c);
 }
 
+/* Takes S3's answer for a call: it can no longer be cancelled, and a failed request ends it
+ * here. The call when the request succeeded; NULL when it was ended (and freed). */
+static struct s3_call *s3_answered(const struct aws_result *res, void *arg)
+{
+	struct s3_call *c = arg;
+	mcp_call_on_cancel(c->call, NULL, NULL);
+	if (res->ok)
+		return c;
+	s3_fail(c, res);
+	return NULL;
+}
+
 /* A bucket argument, checked: false when the call was ended. */
 static bool bucket_arg(struct mcp_call *call, json_t *args, const char **bucket)
 {
@@ -748,12 +759,9 @@ static void get_unsatisfiable(struct s3_call *c, const struct aws_result *res)
 
 static void get_done(const struct aws_result *res, void *arg)
 {
-	struct s3_call *c = arg;
-	mcp_call_on_cancel(c->call, NULL, NULL);
-	if (!res->ok) {
-		s3_fail(c, res);
+	struct s3_call *c = s3_answered(res, arg);
+	if (!c)
 		return;
-	}
 	if (res->status == 416) {
 		get_unsatisfiable(c, res);
 		return;
@@ -814,11 +822,8 @@ static void s3_get(struct mcp_call *call, json_t *args)
 		              cfg.max_object_bytes);
 		return;
 	}
-	if (!allowlist_allows(&cfg.buckets, bucket)) {
-		aws_tool_refuse(call, "bucket", bucket, "s3.buckets");
-		return;
-	}
-	if (aws_tool_refuse_unavailable(call))
+	if (aws_tool_refuse_unlisted(call, &cfg.buckets, "bucket", bucket, "s3.buckets") ||
+	    aws_tool_refuse_unavailable(call))
 		return;
 	struct s3_call *c = s3_call_new(call, bucket);
 	if (!c)
@@ -860,12 +865,9 @@ static bool content_type_valid(const char *t)
 
 static void put_done(const struct aws_result *res, void *arg)
 {
-	struct s3_call *c = arg;
-	mcp_call_on_cancel(c->call, NULL, NULL);
-	if (!res->ok) {
-		s3_fail(c, res);
+	struct s3_call *c = s3_answered(res, arg);
+	if (!c)
 		return;
-	}
 	char etag[256];
 	bool has_etag = aws_result_header(res, "ETag", etag, sizeof etag) == 0 &&
 	                mcp_text_is_utf8(etag, strlen(etag));
@@ -931,9 +933,8 @@ static void s3_put(struct mcp_call *call, json_t *args)
 	unsigned char *owned;
 	if (!put_body(call, args, &data, &len, &owned))
 		return;
-	if (!allowlist_allows(&cfg.write_buckets, bucket)) {
+	if (aws_tool_refuse_unlisted(call, &cfg.write_buckets, "bucket", bucket, "s3.write_buckets")) {
 		free(owned);
-		aws_tool_refuse(call, "bucket", bucket, "s3.write_buckets");
 		return;
 	}
 	struct s3_call *c = aws_tool_refuse_unavailable(call) ? NULL : s3_call_new(call, bucket);
@@ -962,12 +963,9 @@ static void s3_put(struct mcp_call *call, json_t *args)
 
 static void list_done(const struct aws_result *res, void *arg)
 {
-	struct s3_call *c = arg;
-	mcp_call_on_cancel(c->call, NULL, NULL);
-	if (!res->ok) {
-		s3_fail(c, res);
+	struct s3_call *c = s3_answered(res, arg);
+	if (!c)
 		return;
-	}
 	char err[S3_XML_ERROR_MAX + 64] = "";
 	json_t *parsed = s3_list_objects_v2_parse(res->body, res->body_len, err, sizeof err);
 	json_t *out = parsed ? s3_list_result(parsed, c->bucket, c->prefix, cfg.result_cap, err, sizeof err)
@@ -1056,11 +1054,8 @@ static void s3_list(struct mcp_call *call, json_t *args)
 	if (!bucket_arg(call, args, &bucket) ||
 	    !list_args(call, args, &prefix, &delimiter, &cursor, &has_cursor, &limit))
 		return;
-	if (!allowlist_allows(&cfg.buckets, bucket)) {
-		aws_tool_refuse(call, "bucket", bucket, "s3.buckets");
-		return;
-	}
-	if (aws_tool_refuse_unavailable(call))
+	if (aws_tool_refuse_unlisted(call, &cfg.buckets, "bucket", bucket, "s3.buckets") ||
+	    aws_tool_refuse_unavailable(call))
 		return;
 	char *query = malloc(S3_QUERY_MAX);
 	if (!query || list_query(query, S3_QUERY_MAX, has_cursor ? &cursor : NULL, delimiter, limit, prefix) != 0) {
@@ -1162,37 +1157,29 @@ static int path_style_check(json_t *s, char *err, size_t errlen)
 	return -1;
 }
 
-static int s3_init(json_t *settings, size_t result_cap, char *err, size_t errlen)
+/* settings.s3, its keys checked by settings_section. */
+static int read_section(json_t *s, char *err, size_t errlen)
+{
+	if (allowlist_load(&cfg.buckets, s, "buckets", err, errlen) != 0 ||
+	    allowlist_load(&cfg.write_buckets, s, "write_buckets", err, errlen) != 0 ||
+	    settings_int(s, "max_object_bytes", 1, S3_GET_LIMIT, S3_DEFAULT_BYTES,
+	                 &cfg.max_object_bytes, err, errlen) != 0 ||
+	    settings_int(s, "max_put_bytes", 1, S3_PUT_LIMIT, S3_DEFAULT_BYTES, &cfg.max_put_bytes,
+	                 err, errlen) != 0 ||
+	    path_style_check(s, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+static int s3_init(json_t *settings, const struct group_limits *limits, char *err, size_t errlen)
 {
 	static const char *const known[] = { "buckets", "write_buckets", "max_object_bytes",
 	                                     "max_put_bytes", "path_style", NULL };
-	json_t *section = json_object_get(settings, "s3");
-	cfg.result_cap = result_cap;
-	if (section && !json_is_object(section)) {
-		snprintf(err, errlen, "settings.s3: must be an object {buckets, write_buckets, "
-		         "max_object_bytes, max_put_bytes, path_style}");
-		return -1;
-	}
-	json_t *empty = section ? NULL : json_object();
-	json_t *s = section ? section : empty;
-	int rc = -1;
-	if (!s)
-		snprintf(err, errlen, "out of memory");
-	else if (settings_check_keys(s, known, err, errlen) == 0 &&
-	         allowlist_load(&cfg.buckets, s, "buckets", err, errlen) == 0 &&
-	         allowlist_load(&cfg.write_buckets, s, "write_buckets", err, errlen) == 0 &&
-	         settings_int(s, "max_object_bytes", 1, S3_GET_LIMIT, S3_DEFAULT_BYTES,
-	                      &cfg.max_object_bytes, err, errlen) == 0 &&
-	         settings_int(s, "max_put_bytes", 1, S3_PUT_LIMIT, S3_DEFAULT_BYTES, &cfg.max_put_bytes,
-	                      err, errlen) == 0 &&
-	         path_style_check(s, err, errlen) == 0)
-		rc = 0;
-	json_decref(empty);
-	if (rc != 0) {
-		data_settings_error_nest(err, errlen, "s3");
-		s3_fini();
-	}
-	return rc;
+	cfg.result_cap = limits->result_cap;
+	if (settings_section(settings, "s3", known, read_section, err, errlen) == 0)
+		return 0;
+	s3_fini();
+	return -1;
 }
 
 static const char *const keys[] = { "s3", NULL };

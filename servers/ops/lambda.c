@@ -30,7 +30,7 @@ struct invoke {
 };
 
 static struct allowlist functions;
-static struct ops_limits limits;
+static struct group_limits limits;
 
 static void invoke_free(struct invoke *iv)
 {
@@ -186,12 +186,8 @@ static void lambda_invoke(struct mcp_call *call, json_t *args)
 		              limits.max_payload);
 		return;
 	}
-	if (!allowlist_allows(&functions, function)) {
-		free(body);
-		aws_tool_refuse(call, "function", function, "functions");
-		return;
-	}
-	if (aws_tool_refuse_unavailable(call)) {
+	if (aws_tool_refuse_unlisted(call, &functions, "function", function, "functions") ||
+	    aws_tool_refuse_unavailable(call)) {
 		free(body);
 		return;
 	}
@@ -243,7 +239,7 @@ static const struct mcp_tool tools[] = {
 	  lambda_invoke },
 };
 
-static int lambda_init(json_t *settings, const struct ops_limits *l, char *err, size_t errlen)
+static int lambda_init(json_t *settings, const struct group_limits *l, char *err, size_t errlen)
 {
 	limits = *l;
 	return allowlist_load(&functions, settings, "functions", err, errlen);
@@ -255,5 +251,5 @@ static void lambda_fini(void)
 }
 
 static const char *const keys[] = { "functions", NULL };
-const struct ops_group lambda_group = { tools, sizeof tools / sizeof tools[0], keys, lambda_init,
+const struct tool_group lambda_group = { tools, sizeof tools / sizeof tools[0], keys, lambda_init,
                                         lambda_fini };

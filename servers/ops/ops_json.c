@@ -10,44 +10,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/json_text.h"
 #include "mcp_server.h"
 
 #define PAYLOAD_DEPTH_MAX 32   /* deeper function answers are shown as text: clients nest less */
 #define RESULT_ROOM 512        /* a Lambda result's bytes besides the payload (status, notice) */
 #define BODY_NOTICE_ROOM 80    /* ",\"body_truncated\":\"[truncated: N of M bytes shown]\"" */
 #define RECEIVE_NOTICE_ROOM 400
-
-/* ---- JSON text budgets ---- */
-
-static size_t escaped_size(unsigned char c)
-{
-	switch (c) {
-	case '"': case '\\': case '\b': case '\f': case '\n': case '\r': case '\t':
-		return 2;
-	default:
-		return c < 0x20 ? 6 : 1; /* \u00XX */
-	}
-}
-
-size_t ops_json_escaped_len(const char *s, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += escaped_size((unsigned char)s[i]);
-	return n;
-}
-
-size_t ops_json_cut(const char *s, size_t len, size_t budget, bool *truncated)
-{
-	size_t used = 0, i = 0;
-	while (i < len && used + escaped_size((unsigned char)s[i]) <= budget)
-		used += escaped_size((unsigned char)s[i++]);
-	*truncated = i < len;
-	/* Back off to the start of a character so a multi-byte one is never cut in two. */
-	while (i > 0 && i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
-		i--;
-	return i;
-}
 
 /* ---- Lambda ---- */
 
@@ -174,7 +143,7 @@ static json_t *payload_value(const char *body, size_t len, size_t budget, char *
 		json_decref(v);
 	}
 	bool cut;
-	size_t keep = ops_json_cut(body, len, budget > 16 ? budget - 16 : 0, &cut); /* {"text":""} */
+	size_t keep = json_text_cut(body, len, budget > 16 ? budget - 16 : 0, &cut); /* {"text":""} */
 	if (cut)
 		snprintf(notice, notice_cap, "[truncated: %zu of %zu bytes shown; the function's answer is "
 		         "larger than this server returns (settings.result_cap_bytes): ask the function for "
@@ -661,12 +630,12 @@ json_t *sqs_receive_result(const char *body, size_t len, size_t cap, char *err, 
 	                  n * (sizeof ",\"body\":\"\"" + BODY_NOTICE_ROOM);
 	size_t budget = cap > overhead ? cap - overhead : 0;
 	for (size_t i = 0; i < n; i++)
-		need[i] = ops_json_escaped_len(bodies[i], body_len[i]);
+		need[i] = json_text_escaped_len(bodies[i], body_len[i]);
 	sqs_fair_shares(need, n, budget, share);
 	size_t cut_count = 0;
 	for (size_t i = 0; i < n; i++) {
 		bool cut;
-		size_t keep = ops_json_cut(bodies[i], body_len[i], share[i], &cut);
+		size_t keep = json_text_cut(bodies[i], body_len[i], share[i], &cut);
 		json_t *m = json_array_get(list, i);
 		if (json_object_set_new(m, "body", json_stringn(bodies[i], keep)) != 0)
 			return receive_fail(root, result, err, errlen, "out of memory");

@@ -24,15 +24,6 @@
 #define SQS_MESSAGE_ID_MAX 128
 #define SQS_MESSAGES_MAX 10
 
-/* ---- JSON text budgets ---- */
-
-/* Bytes `len` bytes of UTF-8 take inside a JSON string as jansson writes it (quotes not
- * counted): '"' and '\\' and control characters are escaped. */
-size_t ops_json_escaped_len(const char *s, size_t len);
-/* How many bytes of `s` fit in `budget` bytes once escaped, cut on a UTF-8 boundary; sets
- * *truncated when not all of it does. */
-size_t ops_json_cut(const char *s, size_t len, size_t budget, bool *truncated);
-
 /* ---- Lambda ---- */
 
 /* A function as Invoke takes it: a bare name ([A-Za-z0-9_-]{1,64}) or a full ARN

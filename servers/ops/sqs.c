@@ -40,7 +40,7 @@ struct sqs_job {
 };
 
 static struct allowlist queues;
-static struct ops_limits limits;
+static struct group_limits limits;
 
 /* ---- queue URLs ---- */
 
@@ -224,12 +224,8 @@ static void job_start(struct sqs_job *job)
 static void queue_call(struct mcp_call *call, enum sqs_action action, const char *queue,
                        json_t *request, long timeout_ms, size_t max_response)
 {
-	if (!allowlist_allows(&queues, queue)) {
-		json_decref(request);
-		aws_tool_refuse(call, "queue", queue, "queues");
-		return;
-	}
-	if (aws_tool_refuse_unavailable(call)) {
+	if (aws_tool_refuse_unlisted(call, &queues, "queue", queue, "queues") ||
+	    aws_tool_refuse_unavailable(call)) {
 		json_decref(request);
 		return;
 	}
@@ -426,7 +422,7 @@ static const struct mcp_tool tools[] = {
 	  sqs_delete },
 };
 
-static int sqs_init(json_t *settings, const struct ops_limits *l, char *err, size_t errlen)
+static int sqs_init(json_t *settings, const struct group_limits *l, char *err, size_t errlen)
 {
 	limits = *l;
 	return allowlist_load(&queues, settings, "queues", err, errlen);
@@ -440,4 +436,4 @@ static void sqs_fini(void)
 }
 
 static const char *const keys[] = { "queues", NULL };
-const struct ops_group sqs_group = { tools, sizeof tools / sizeof tools[0], keys, sqs_init, sqs_fini };
+const struct tool_group sqs_group = { tools, sizeof tools / sizeof tools[0], keys, sqs_init, sqs_fini };

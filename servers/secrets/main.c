@@ -120,13 +120,7 @@ static int secrets_init(struct event_base *base, json_t *settings)
 	if (cfg.reveal_roles.n == 0)
 		log_info("secrets_reveal_disabled", LOG_STR("reason", "settings.reveal_roles is empty"));
 	secrets_configure(&cfg);
-	/* Made now, before the sandbox: libcurl's and OpenSSL's one-time set-up makes system
-	 * calls (sysinfo) and reads files that the server's policy refuses later. */
-	if (!aws_tool_client()) {
-		log_error("aws_client_failed", LOG_STR("reason", "out of memory"));
-		return -1;
-	}
-	return 0;
+	return aws_tool_client_before_sandbox();
 }
 
 static void secrets_exit(void)

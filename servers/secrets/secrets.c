@@ -182,10 +182,8 @@ void secret_get(struct mcp_call *call, json_t *args)
 		              "request was made", 2 * SECRET_VALUE_MAX);
 		return;
 	}
-	if (!allowlist_allows(&cfg.secrets, name)) {
-		aws_tool_refuse(call, "secret", name, "secrets");
+	if (aws_tool_refuse_unlisted(call, &cfg.secrets, "secret", name, "secrets"))
 		return;
-	}
 	bool reveal = json_is_true(json_object_get(args, "reveal"));
 	if (reveal && refuse_reveal(call, name))
 		return;

@@ -12,6 +12,7 @@
 
 #include <mbedtls/base64.h>
 
+#include "../common/json_text.h"
 #include "mcp_server.h"
 
 #define NOTICE_ROOM 320      /* ,"truncated":"[truncated: ...]" with its numbers and a key */
@@ -28,37 +29,6 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- JSON text budgets ---- */
-
-static size_t escaped_size(unsigned char c)
-{
-	switch (c) {
-	case '"': case '\\': case '\b': case '\f': case '\n': case '\r': case '\t':
-		return 2;
-	default:
-		return c < 0x20 ? 6 : 1; /* \u00XX */
-	}
-}
-
-size_t secret_json_escaped_len(const char *s, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += escaped_size((unsigned char)s[i]);
-	return n;
-}
-
-size_t secret_json_cut(const char *s, size_t len, size_t budget)
-{
-	size_t used = 0, i = 0;
-	while (i < len && used + escaped_size((unsigned char)s[i]) <= budget)
-		used += escaped_size((unsigned char)s[i++]);
-	/* Back off to the start of a character so a multi-byte one is never cut in two. */
-	while (i > 0 && i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
-		i--;
-	return i;
-}
-
 static size_t dump_size(const json_t *v)
 {
 	return json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -67,7 +37,7 @@ static size_t dump_size(const json_t *v)
 /* The bytes a string takes as a JSON string, quotes included. */
 static size_t string_cost(const char *s)
 {
-	return secret_json_escaped_len(s, strlen(s)) + 2;
+	return json_text_escaped_len(s, strlen(s)) + 2;
 }
 
 /* ---- names ---- */
@@ -296,9 +266,9 @@ static int put_text(json_t *out, const char *text, size_t len, size_t offset, si
 	size_t rest_len = len - offset;
 	size_t base = dump_size(out) + strlen(",\"value\":\"\"");
 	size_t keep = rest_len;
-	bool cut = offset > 0 || base + secret_json_escaped_len(rest, rest_len) > cap;
+	bool cut = offset > 0 || base + json_text_escaped_len(rest, rest_len) > cap;
 	if (cut && base + NOTICE_ROOM < cap)
-		keep = secret_json_cut(rest, rest_len, cap - base - NOTICE_ROOM);
+		keep = json_text_cut(rest, rest_len, cap - base - NOTICE_ROOM, NULL);
 	if (cut && (base + NOTICE_ROOM >= cap || (keep == 0 && rest_len > 0))) {
 		say(err, errlen, "the result does not fit in this server's result cap (%zu bytes)", cap);
 		return -1;
@@ -749,7 +719,7 @@ json_t *config_result(const char *key, const json_t *value, const char *source, 
 		return NULL;
 	}
 	size_t len = strlen(text), base = dump_size(out);
-	size_t keep = base + NOTICE_ROOM < cap ? secret_json_cut(text, len, cap - base - NOTICE_ROOM) : 0;
+	size_t keep = base + NOTICE_ROOM < cap ? json_text_cut(text, len, cap - base - NOTICE_ROOM, NULL) : 0;
 	char notice[NOTICE_ROOM];
 	snprintf(notice, sizeof notice, "[truncated: the value's JSON is %zu bytes; its first %zu are shown "
 	         "as text; ask for a narrower key (\"%.64s.<key>\")]", len, keep, key);

@@ -119,12 +119,4 @@ void secret_keys_text(const json_t *obj, char *out, size_t cap);
  * only when memory ran out. */
 json_t *config_result(const char *key, const json_t *value, const char *source, bool cached, size_t cap);
 
-/* ---- JSON text budgets ---- */
-
-/* Bytes `len` bytes of UTF-8 take inside a JSON string as jansson writes it (quotes not
- * counted). */
-size_t secret_json_escaped_len(const char *s, size_t len);
-/* How many bytes of `s` fit in `budget` escaped bytes, cut on a UTF-8 boundary. */
-size_t secret_json_cut(const char *s, size_t len, size_t budget);
-
 #endif

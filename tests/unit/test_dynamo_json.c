@@ -1,7 +1,7 @@
 /* Unit tests for servers/data/dynamo_json.c: plain JSON <-> AttributeValues (every type,
  * numbers that keep their precision, depth and size bounds, errors naming the attribute),
  * cursors (round trip and every refusal), DescribeTable key names, GetItem / Query results
- * under the result cap, Retrieve answers (bounded text, cut pages), settings errors. */
+ * under the result cap, Retrieve answers (bounded text, cut pages). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +10,7 @@
 
 #include "../../servers/data/dynamo_json.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 static json_t *J(const char *text)
 {
@@ -634,19 +623,6 @@ static void test_kb(void)
 	      !kb_token_valid("caf\xc3\xa9"), "next tokens");
 }
 
-static void test_settings_nest(void)
-{
-	char err[256] = "settings.tables: must be an array";
-	data_settings_error_nest(err, sizeof err, "dynamodb");
-	CHECK(strcmp(err, "settings.dynamodb.tables: must be an array") == 0, "nested key error: %s", err);
-	snprintf(err, sizeof err, "settings: unknown key 'x' (known: a)");
-	data_settings_error_nest(err, sizeof err, "knowledge_bases");
-	CHECK(strcmp(err, "settings.knowledge_bases: unknown key 'x' (known: a)") == 0, "nested unknown key: %s", err);
-	snprintf(err, sizeof err, "out of memory");
-	data_settings_error_nest(err, sizeof err, "dynamodb");
-	CHECK(strcmp(err, "settings.dynamodb: out of memory") == 0, "other errors get the prefix: %s", err);
-}
-
 int main(void)
 {
 	test_plain_to_av();
@@ -659,11 +635,5 @@ int main(void)
 	test_get_result();
 	test_query_result();
 	test_kb();
-	test_settings_nest();
-	if (failures) {
-		printf("%d FAILED\n", failures);
-		return 1;
-	}
-	printf("all passed\n");
-	return 0;
+	return check_finish();
 }

@@ -9,18 +9,7 @@
 
 #include "../../servers/ops/ops_json.c"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 static char *repeat(char c, size_t n)
 {
@@ -123,17 +112,17 @@ static void test_escaping(void)
 		json_t *s = json_string(samples[i]);
 		size_t want = dump_size(s) - 2; /* without the quotes */
 		json_decref(s);
-		CHECK(ops_json_escaped_len(samples[i], strlen(samples[i])) == want,
+		CHECK(json_text_escaped_len(samples[i], strlen(samples[i])) == want,
 		      "escaped length of sample %zu equals jansson's (%zu)", i, want);
 	}
 	bool cut;
 	const char *h = "h\xc3\xa9llo"; /* é is 2 bytes */
-	CHECK(ops_json_cut(h, strlen(h), 2, &cut) == 1 && cut, "cut never splits a character");
-	CHECK(ops_json_cut(h, strlen(h), 3, &cut) == 3 && cut, "cut keeps a whole character");
-	CHECK(ops_json_cut(h, strlen(h), 100, &cut) == strlen(h) && !cut, "all fits");
-	CHECK(ops_json_cut("\"\"\"", 3, 3, &cut) == 1 && cut, "quotes count double");
-	CHECK(ops_json_cut("\x01\x01", 2, 11, &cut) == 1 && cut, "control characters count six");
-	CHECK(ops_json_cut("abc", 3, 0, &cut) == 0 && cut, "zero budget keeps nothing");
+	CHECK(json_text_cut(h, strlen(h), 2, &cut) == 1 && cut, "cut never splits a character");
+	CHECK(json_text_cut(h, strlen(h), 3, &cut) == 3 && cut, "cut keeps a whole character");
+	CHECK(json_text_cut(h, strlen(h), 100, &cut) == strlen(h) && !cut, "all fits");
+	CHECK(json_text_cut("\"\"\"", 3, 3, &cut) == 1 && cut, "quotes count double");
+	CHECK(json_text_cut("\x01\x01", 2, 11, &cut) == 1 && cut, "control characters count six");
+	CHECK(json_text_cut("abc", 3, 0, &cut) == 0 && cut, "zero budget keeps nothing");
 }
 
 /* ---- Lambda answers ---- */
@@ -510,6 +499,5 @@ int main(void)
 	test_attributes();
 	test_sqs_answers();
 	test_fair_shares();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -4,18 +4,7 @@
  * s3_list results under the result cap, and the "s3" settings. */
 #include "../../servers/data/s3.c"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 static json_t *J(const char *text)
 {
@@ -540,7 +529,7 @@ static int init_with(const char *settings, char *err, size_t errlen)
 {
 	json_t *s = J(settings);
 	err[0] = '\0';
-	int rc = s ? s3_init(s, 51200, err, errlen) : -1;
+	int rc = s ? s3_init(s, &(struct group_limits){ .result_cap = 51200 }, err, errlen) : -1;
 	json_decref(s);
 	return rc;
 }
@@ -571,8 +560,12 @@ static void test_settings(void)
 	      strstr(err, "settings.s3.max_put_bytes: must be an integer from 1 to 5242880"), "max_put_bytes: %s", err);
 	CHECK(init_with("{\"s3\":{\"buckets\":\"x\"}}", err, sizeof err) != 0 && strstr(err, "settings.s3.buckets:"),
 	      "buckets not an array: %s", err);
-	CHECK(init_with("{\"s3\":[]}", err, sizeof err) != 0 && strstr(err, "settings.s3: must be an object"),
-	      "s3 not an object: %s", err);
+	CHECK(init_with("{\"s3\":[]}", err, sizeof err) != 0 &&
+	      strcmp(err, "settings.s3: must be an object {buckets, write_buckets, max_object_bytes, "
+	             "max_put_bytes, path_style}") == 0, "s3 not an object: %s", err);
+	CHECK(init_with("{\"s3\":{\"x\":1}}", err, sizeof err) != 0 &&
+	      strcmp(err, "settings.s3: unknown key 'x' (known: buckets, write_buckets, max_object_bytes, "
+	             "max_put_bytes, path_style)") == 0, "an unknown key, in full: %s", err);
 	CHECK(content_type_valid("text/plain; charset=utf-8") && !content_type_valid("text/plain\r\nX: 1") &&
 	      !content_type_valid("") && !content_type_valid(" text") && !content_type_valid("caf\xc3\xa9"),
 	      "content types: printable ASCII only");
@@ -599,10 +592,5 @@ int main(void)
 	test_get_result();
 	test_list_result();
 	test_settings();
-	if (failures) {
-		printf("%d FAILED\n", failures);
-		return 1;
-	}
-	printf("all passed\n");
-	return 0;
+	return check_finish();
 }
