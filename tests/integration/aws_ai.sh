@@ -7,23 +7,9 @@
 # mid-stream after which the server still answers; then standalone over stdio, with no
 # specialists configured, and with a wrong secret key.
 # Usage: aws_ai.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/aws_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
-MCP_CALLS="$SOURCE/tests/node/mcp_calls.mjs"
-SERVER="$BUILD/servers/mcpgate-server-ai"
-PORT=$(free_port)
-SCHEME=https
-make_cert
-if ! aws_endpoint_start; then
-	not_ok "aws endpoint starts"
-	finish
-fi
+aws_test_start ai
 
 HAIKU="anthropic.claude-3-haiku-20240307-v1:0"
 SQL_MODEL="arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -43,63 +29,17 @@ cat >"$WORK/ai-settings.json" <<JSON
   "stream": true
 }
 JSON
-# AI_SANDBOX_DEBUG=1: the sandbox logs a forbidden system call instead of killing the server.
-SANDBOX_DEBUG=""
-[ -n "${AI_SANDBOX_DEBUG:-}" ] && SANDBOX_DEBUG=', "sandbox": { "debug": true }'
-cat >"$WORK/gateway.json" <<JSON
-{
-  "listen": [ { "address": "127.0.0.1:$PORT", "tls": true } ],
-  "tls": { "certificate": "cert.pem", "key": "key.pem" },
-  "auth": { "anonymous": true },
-  "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
-  "servers": [ { "name": "ai", "builtin": "ai", "settings": $(cat "$WORK/ai-settings.json") } ],
-  "log": { "level": "debug" }$SANDBOX_DEBUG
-}
-JSON
+# (AI_SANDBOX_DEBUG=1: the sandbox logs a forbidden system call instead of killing the server.)
+aws_write_gateway "$WORK/ai-settings.json" debug
 
-# calls OUT TARGET... : mcp_calls.mjs with the steps on stdin; its JSON lines go to $WORK/OUT.
-calls() {
-	local out=$1; shift
-	(cd "$WORK" && NODE_EXTRA_CA_CERTS="$WORK/cert.pem" timeout 90 "$NODE22" "$MCP_CALLS" "$@") \
-		>"$WORK/$out" 2>"$WORK/$out.err"
-}
-gw_calls() { calls "$1" "https://127.0.0.1:$PORT/mcp"; }
-stdio_calls() { local out=$1; shift; calls "$out" --stdio "$SERVER" "$@"; }
-
-# js OUT N EXPR: a JavaScript expression over line N (0: tools/list, 1..: the steps) of
-# $WORK/OUT, bound to `d`; r = d.result, s = r.structuredContent, t = the first text item,
-# p = the progress messages joined.
-js() {
-	"$NODE22" -e '
-		const fs = require("fs");
-		const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n");
-		const d = JSON.parse(lines[Number(process.argv[2])]);
-		const r = d.result ?? {}, s = r.structuredContent ?? {};
-		const t = (r.content ?? [])[0]?.text ?? "";
-		const p = (d.progress ?? []).map((x) => x.message ?? "").join("");
-		const v = new Function("d", "r", "s", "t", "p", "return (" + process.argv[3] + ");")(d, r, s, t, p);
-		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$WORK/$1" "$2" "$3" 2>&1
-}
-# expect OUT N EXPR WANT DESCRIPTION
-expect() {
-	local got
-	got=$(js "$1" "$2" "$3")
-	if [ "$got" = "$4" ]; then
-		ok "$5"
-	else
-		not_ok "$5 (got '${got:0:400}', want '$4')"
-		sed -n "$(($2 + 1))p" "$WORK/$1" | cut -c1-600 | sed 's/^/#   /'
-		sed -n '1,10p' "$WORK/$1.err" 2>/dev/null | sed 's/^/#   /'
-	fi
-}
+# gw_calls OUT / stdio_calls OUT ARGS...: the steps on stdin through the gateway or standalone.
+gw_calls() { aws_calls "$1" -- "https://127.0.0.1:$PORT/mcp"; }
+stdio_calls() { local out=$1; shift; aws_calls "$out" -- --stdio "$SERVER" "$@"; }
+# For js: t is the answer, the first text item only.
+JS_TEXT=first
 stat() { aws_stat bedrock_runtime "$@"; }
 
-if ! start_appliance "$WORK/gateway.json"; then
-	not_ok "appliance starts with the ai server"
-	aws_endpoint_log
-	finish
-fi
-ok "appliance starts with the ai server"
+aws_start_gateway
 
 # ---- through the gateway ----
 ANSWER_WEATHER="[$HAIKU] You are a helpful generalist. | What is the weather like on Mars today?"
@@ -185,7 +125,7 @@ JSON
 expect gw3 1 'd.cancelled === true && d.progress.length >= 1' true "cancelled mid-stream, after some progress"
 expect gw3 2 '!r.isError && s.streamed && p === s.answer' true "the server answers the next ask, streamed"
 if wait_log '"event":"ai_ask_cancelled"' 1 5; then ok "the cancellation reached the ai server"; else not_ok "the cancellation reached the ai server"; fi
-check "the ai server was never restarted" test "$(grep -c '"event":"child_started".*"child":"[^"]*ai' "$WORK/appliance.log")" = 1
+aws_check_started_once
 stop_appliance
 
 # ---- standalone over stdio ----
@@ -241,10 +181,5 @@ expect st3 1 'r.isError === true && /Bedrock Runtime: InvalidSignatureException/
 	"a wrong secret key: the verifying front's signature error as a tool error"
 check "...refused by the front, nothing verified" test "$(stat refused)" -ge 1 -a "$(stat verified)" = "$before"
 
-if grep -qF "$AWS_SECRET_ACCESS_KEY" "$WORK/appliance.log"; then
-	not_ok "no secret in the appliance log"
-else
-	ok "no secret in the appliance log"
-fi
-[ "$FAILED" -ne 0 ] && aws_endpoint_log 30
-finish
+aws_check_no_secret_logged
+aws_finish

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/aws_lib.sh"
 
 SERVER="$BUILD/servers/mcpgate-server-secrets"
-aws_endpoint_start || { not_ok "aws endpoint starts"; finish; }
+aws_endpoint_up
 aws_seed >/dev/null || not_ok "seed"
 
 # The credential doubles (container endpoint, IMDSv2); their stdin closes when this shell exits.
@@ -17,12 +17,11 @@ read -r -t 10 word DPORT <&"${DOUBLES[0]}"
 dctl() { curl -s -m 5 "http://127.0.0.1:$DPORT/_control?$1"; }
 
 echo '{"secrets": ["app/*"]}' >"$WORK/settings.json"
+STDIO_SERVER=(--stdio "$SERVER" --settings "$WORK/settings.json")
 list_secrets() { # list_secrets ENV... : runs the server standalone over stdio, one secret_list
-	echo '[{"tool":"secret_list","arguments":{}}]' |
-		env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN "$@" \
-		"$NODE22" "$NODE_MODULES/../mcp_calls.mjs" --stdio "$SERVER" --settings "$WORK/settings.json" 2>>"$WORK/calls.err" | tail -1
+	aws_last_result '[{"tool":"secret_list","arguments":{}}]' \
+		-u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN "$@" -- "${STDIO_SERVER[@]}"
 }
-listed() { grep -q '"isError":false' <<<"$1" && grep -q 'app/db-password' <<<"$1"; }
 last_key() { # the access key id of the verifying front's latest Secrets Manager request
 	curl -s -m 5 "$AWS_CONTROL_URL/stats" | "$NODE22" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).secretsmanager.requests;console.log(r.length?r[r.length-1].key_id:"")})'
 }
@@ -30,8 +29,8 @@ last_key() { # the access key id of the verifying front's latest Secrets Manager
 # Environment keys with a session token (temporary keys from the endpoint).
 (
 	aws_temp_credentials ENV
-	out=$(echo '[{"tool":"secret_list","arguments":{}}]' | "$NODE22" "$SOURCE/tests/node/mcp_calls.mjs" --stdio "$SERVER" --settings "$WORK/settings.json" 2>>"$WORK/calls.err" | tail -1)
-	listed "$out" && ok "environment keys with a session token sign accepted requests" || { not_ok "environment keys with a session token"; echo "$out"; }
+	out=$(aws_last_result '[{"tool":"secret_list","arguments":{}}]' -- "${STDIO_SERVER[@]}")
+	aws_secrets_listed "$out" && ok "environment keys with a session token sign accepted requests" || { not_ok "environment keys with a session token"; echo "$out"; }
 )
 key=$(last_key)
 check "the front saw the environment's temporary key ($key)" test "${key:0:7}" = ASIAENV
@@ -39,12 +38,12 @@ check "the front saw the environment's temporary key ($key)" test "${key:0:7}" =
 # The container endpoint (full URI with a token), then IMDSv2.
 out=$(list_secrets AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:$DPORT/container/creds" \
 	AWS_CONTAINER_AUTHORIZATION_TOKEN=container-auth-token-1)
-listed "$out" && ok "container endpoint credentials sign accepted requests" || { not_ok "container endpoint credentials"; echo "$out"; tail -5 "$WORK/calls.err"; }
+aws_secrets_listed "$out" && ok "container endpoint credentials sign accepted requests" || { not_ok "container endpoint credentials"; echo "$out"; tail -5 "$WORK/calls.err"; }
 key=$(last_key)
 check "the front saw a container-issued key ($key)" test "${key:0:4}" = ASIA
 
 out=$(list_secrets AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$DPORT")
-listed "$out" && ok "IMDSv2 credentials sign accepted requests" || { not_ok "IMDSv2 credentials"; echo "$out"; tail -5 "$WORK/calls.err"; }
+aws_secrets_listed "$out" && ok "IMDSv2 credentials sign accepted requests" || { not_ok "IMDSv2 credentials"; echo "$out"; tail -5 "$WORK/calls.err"; }
 key2=$(last_key)
 check "the front saw an IMDS-issued key ($key2, not $key)" bash -c "[ '${key2:0:4}' = ASIA ] && [ '$key2' != '$key' ]"
 

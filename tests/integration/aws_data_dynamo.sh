@@ -8,28 +8,9 @@
 # over max_items), throttling retried and surfaced, a page over the result cap cut with a cursor
 # (DescribeTable once), an item over the cap, a wrong secret key, and settings errors.
 # Usage: aws_data_dynamo.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/aws_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
-MCP_CALLS="$SOURCE/tests/node/mcp_calls.mjs"
-SERVER="$BUILD/servers/mcpgate-server-data"
-PORT=$(free_port)
-SCHEME=https
-make_cert
-if ! aws_endpoint_start; then
-	not_ok "aws endpoint starts"
-	finish
-fi
-if ! aws_seed >"$WORK/seed.json" 2>&1; then
-	not_ok "aws endpoint seeded"
-	cat "$WORK/seed.json"
-	finish
-fi
+aws_test_start data seed
 
 cat >"$WORK/settings.json" <<'JSON'
 {
@@ -38,75 +19,19 @@ cat >"$WORK/settings.json" <<'JSON'
   "knowledge_bases": { "ids": ["KB12345678", "KB9*"], "max_results": 5, "max_text_bytes": 80 }
 }
 JSON
-cat >"$WORK/gateway.json" <<JSON
-{
-  "listen": [ { "address": "127.0.0.1:$PORT", "tls": true } ],
-  "tls": { "certificate": "cert.pem", "key": "key.pem" },
-  "auth": { "anonymous": true },
-  "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
-  "servers": [ { "name": "data", "builtin": "data", "settings": $(cat "$WORK/settings.json") } ],
-  "log": { "level": "info" }
-}
-JSON
+aws_write_gateway "$WORK/settings.json"
 
-# run OUT TARGET [SETTINGS] [env...]: mcp_calls.mjs with the steps on stdin, "@tool" standing
-# for the target's name of the tool; TARGET gw (through the gateway) or stdio. Lines go to
-# $WORK/OUT.
-run() {
-	local out=$1 target=$2 settings=${3:-$WORK/settings.json} prefix="" args
-	shift 2
-	[ $# -gt 0 ] && shift
-	if [ "$target" = gw ]; then
-		prefix="data__"
-		args=("https://127.0.0.1:$PORT/mcp")
-	else
-		args=(--stdio "$SERVER" --settings "$settings")
-	fi
-	sed "s/\"@/\"$prefix/g" | (cd "$WORK" && env NODE_EXTRA_CA_CERTS="$WORK/cert.pem" "$@" timeout 100 \
-		"$NODE22" "$MCP_CALLS" "${args[@]}") >"$WORK/$out" 2>"$WORK/$out.err"
-}
-
-# js OUT N EXPR: a JavaScript expression over line N (0: tools/list, 1..: the steps) of
-# $WORK/OUT, with d the line, r its result, s the structured content, t all its text joined.
-js() {
-	"$NODE22" -e '
-		const fs = require("fs");
-		const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n");
-		const d = JSON.parse(lines[Number(process.argv[2])]);
-		const r = d.result ?? {}, s = r.structuredContent ?? {};
-		const t = (r.content ?? []).map((c) => c.text ?? "").join("\n");
-		const v = new Function("d", "r", "s", "t", "return (" + process.argv[3] + ");")(d, r, s, t);
-		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$WORK/$1" "$2" "$3" 2>&1
-}
-# expect OUT N EXPR WANT DESCRIPTION
-expect() {
-	local got
-	got=$(js "$1" "$2" "$3")
-	if [ "$got" = "$4" ]; then
-		ok "$5"
-	else
-		not_ok "$5 (got '${got:0:400}', want '$4')"
-		sed -n "$(($2 + 1))p" "$WORK/$1" | cut -c1-800 | sed 's/^/#   /'
-		sed -n '1,10p' "$WORK/$1.err" 2>/dev/null | sed 's/^/#   /'
-	fi
-}
 # targets SERVICE TARGET: how many requests to SERVICE the front saw with this X-Amz-Target.
 targets() {
 	aws_control GET /stats | jq --arg s "$1" --arg t "$2" '[.[$s].requests[] | select(.target == $t)] | length'
 }
-requests() { echo $(($(aws_stat "$1" verified) + $(aws_stat "$1" refused))); }
 
-if ! start_appliance "$WORK/gateway.json"; then
-	not_ok "appliance starts with the data server"
-	aws_endpoint_log
-	finish
-fi
-ok "appliance starts with the data server"
+aws_start_gateway
 
 # round TARGET LABEL: every tool, the same way through either target.
 round() {
 	local target=$1 label=$2 f
-	run "$target-1" "$target" <<JSON
+	aws_run "$target-1" "$target" <<JSON
 [
   {"tool": "@dynamo_get", "arguments": {"table": "orders", "key": {"customer": "alice", "order_id": "o-001"}, "consistent_read": true}},
   {"tool": "@dynamo_get", "arguments": {"table": "orders", "key": {"customer": "alice", "order_id": "o-999"}}},
@@ -167,7 +92,7 @@ JSON
 	cursor=$(js $f 8 's.next_cursor')
 	while [ "$cursor" != null ] && [ -n "$cursor" ] && [ $pages -lt 6 ]; do
 		pages=$((pages + 1))
-		run "$target-page$pages" "$target" <<JSON
+		aws_run "$target-page$pages" "$target" <<JSON
 [ {"tool": "@dynamo_query", "arguments": {"table": "orders", "key_condition": "customer = :c", "values": {":c": "alice"}, "limit": 2, "cursor": "$cursor"}} ]
 JSON
 		seen="$seen,$(js "$target-page$pages" 1 's.items.map((i) => i.order_id).join(",")')"
@@ -176,7 +101,7 @@ JSON
 	check "$label: the cursor pages through alice's orders: 3 pages, each once ($seen)" \
 		test "$pages:$seen" = "3:o-001,o-002,o-003,o-004,o-005"
 	cursor=$(js $f 8 's.next_cursor')
-	run "$target-badcur" "$target" <<JSON
+	aws_run "$target-badcur" "$target" <<JSON
 [
   {"tool": "@dynamo_query", "arguments": {"table": "orders-archive", "key_condition": "customer = :c", "values": {":c": "alice"}, "cursor": "$cursor"}},
   {"tool": "@dynamo_query", "arguments": {"table": "orders", "key_condition": "customer = :c", "values": {":c": "alice"}, "cursor": "bm90IGEgY3Vyc29y"}}
@@ -189,7 +114,7 @@ JSON
 
 	# kb_search: the next page from its cursor.
 	cursor=$(js $f 9 's.next_cursor')
-	run "$target-kb2" "$target" <<JSON
+	aws_run "$target-kb2" "$target" <<JSON
 [ {"tool": "@kb_search", "arguments": {"knowledge_base": "KB12345678", "query": "how do refunds of a payment work", "top_k": 2, "cursor": "$cursor"}} ]
 JSON
 	expect "$target-kb2" 1 '[r.isError, s.count, s.results.every((x) => x.source !== "s3://mcpgate-kb/docs/refund-policy.md")].join(" ")' \
@@ -203,9 +128,9 @@ check "gateway: the Retrieve double saw KB12345678 twice and KB99999999 once" \
 	test "$(aws_stat bedrock_agent_runtime retrieve KB12345678)" = 2 -a "$(aws_stat bedrock_agent_runtime retrieve KB99999999)" = 1
 
 # ---- refusals before any request ----
-before_ddb=$(requests dynamodb)
-before_kb=$(requests bedrock_agent_runtime)
-run refuse gw <<'JSON'
+before_ddb=$(aws_requests dynamodb)
+before_kb=$(aws_requests bedrock_agent_runtime)
+aws_run refuse gw <<'JSON'
 [
   {"tool": "@dynamo_get", "arguments": {"table": "other-table", "key": {"id": "x-1"}}},
   {"tool": "@dynamo_query", "arguments": {"table": "other-table", "key_condition": "id = :i", "values": {":i": "x-1"}}},
@@ -237,36 +162,33 @@ expect refuse 7 'r.isError === true && /key attribute .customer. must be a strin
 expect refuse 8 'r.isError === true && /table must be a DynamoDB table name/.test(t)' true "an invalid table name is refused"
 expect refuse 9 'r.isError === true && /top_k must be from 1 to 5/.test(t)' true "top_k over max_results is refused"
 check "...and the fronts saw no request for any of them" \
-	test "$(requests dynamodb)" = "$before_ddb" -a "$(requests bedrock_agent_runtime)" = "$before_kb"
+	test "$(aws_requests dynamodb)" = "$before_ddb" -a "$(aws_requests bedrock_agent_runtime)" = "$before_kb"
 
 # ---- throttling ----
 aws_control POST /reset >/dev/null
 aws_throttle dynamodb 2
 aws_throttle bedrock_agent_runtime 1
-run throttle gw <<'JSON'
+aws_run throttle gw <<'JSON'
 [
   {"tool": "@dynamo_get", "arguments": {"table": "orders", "key": {"customer": "carol", "order_id": "o-010"}}},
   {"tool": "@kb_search", "arguments": {"knowledge_base": "KB12345678", "query": "shipping times"}}
 ]
 JSON
 expect throttle 1 '[r.isError, s.item.order_id].join(" ")' "false o-010" "dynamo_get throttled twice, then answered"
-check "...the front counted 2 throttles and 3 attempts" \
-	test "$(aws_stat dynamodb throttled)" = 2 -a "$(aws_stat dynamodb verified)" = 3
+aws_check_attempts dynamodb 2 3 "...the front counted 2 throttles and 3 attempts"
 expect throttle 2 '[r.isError, s.results[0].source].join(" ")' "false s3://mcpgate-kb/docs/shipping-times.md" \
 	"kb_search throttled once, then answered"
-check "...1 throttle and 2 Retrieve attempts" \
-	test "$(aws_stat bedrock_agent_runtime throttled)" = 1 -a "$(aws_stat bedrock_agent_runtime verified)" = 2
+aws_check_attempts bedrock_agent_runtime 1 2 "...1 throttle and 2 Retrieve attempts"
 aws_control POST /reset >/dev/null
 aws_throttle dynamodb 10
-run throttle2 gw <<'JSON'
+aws_run throttle2 gw <<'JSON'
 [ {"tool": "@dynamo_query", "arguments": {"table": "orders", "key_condition": "customer = :c", "values": {":c": "carol"}}} ]
 JSON
 expect throttle2 1 'r.isError === true && /DynamoDB: ProvisionedThroughputExceededException.*table .orders.*after 3 attempts/.test(t)' true \
 	"throttled more than the attempts allow: ProvisionedThroughputExceededException surfaced"
 check "...after 3 attempts" test "$(aws_stat dynamodb throttled)" = 3
 aws_throttle dynamodb 0
-check "the data server was never restarted" \
-	test "$(grep -c '"event":"child_started".*"child":"[^"]*data' "$WORK/appliance.log")" = 1
+aws_check_started_once
 stop_appliance
 
 # ---- standalone over stdio ----
@@ -283,7 +205,7 @@ JSON
 NOTE=$(printf 'n%.0s' $(seq 300))
 BIG=$(printf 'b%.0s' $(seq 3000))
 aws_control POST /reset >/dev/null
-run small stdio "$WORK/small.json" <<JSON
+aws_run small stdio "$WORK/small.json" <<JSON
 [
   {"tool": "@dynamo_put", "arguments": {"table": "orders", "item": {"customer": "erin", "order_id": "e-1", "note": "$NOTE"}}},
   {"tool": "@dynamo_put", "arguments": {"table": "orders", "item": {"customer": "erin", "order_id": "e-2", "note": "$NOTE"}}},
@@ -306,7 +228,7 @@ cursor=$(js small 7 's.next_cursor')
 pages=1
 while [ "$cursor" != null ] && [ -n "$cursor" ] && [ $pages -lt 8 ]; do
 	pages=$((pages + 1))
-	run "small-page$pages" stdio "$WORK/small.json" <<JSON
+	aws_run "small-page$pages" stdio "$WORK/small.json" <<JSON
 [ {"tool": "@dynamo_query", "arguments": {"table": "orders", "key_condition": "customer = :c", "values": {":c": "erin"}, "cursor": "$cursor"}} ]
 JSON
 	seen="$seen,$(js "small-page$pages" 1 's.items.map((i) => i.order_id).join(",")')"
@@ -324,7 +246,7 @@ expect small 10 '[r.isError, s.count >= 1, s.count < 8, /truncated: \d+ of 8 res
 
 # A wrong secret key: the verifying front's signature error, as a tool error.
 before=$(aws_stat dynamodb verified)
-run wrong stdio "$WORK/settings.json" AWS_SECRET_ACCESS_KEY="wrong$AWS_SECRET_ACCESS_KEY" <<'JSON'
+aws_run wrong stdio "$WORK/settings.json" AWS_SECRET_ACCESS_KEY="wrong$AWS_SECRET_ACCESS_KEY" <<'JSON'
 [
   {"tool": "@dynamo_get", "arguments": {"table": "orders", "key": {"customer": "alice", "order_id": "o-001"}}},
   {"tool": "@kb_search", "arguments": {"knowledge_base": "KB12345678", "query": "refunds"}}
@@ -338,34 +260,19 @@ check "...refused by the fronts, nothing verified" \
 	test "$(aws_stat dynamodb refused)" -ge 1 -a "$(aws_stat dynamodb verified)" = "$before"
 
 # Settings errors stop the server and say where.
-echo '{"dynamodb": {"tabels": ["orders"]}}' >"$WORK/bad1.json"
-"$SERVER" --settings "$WORK/bad1.json" </dev/null >/dev/null 2>"$WORK/bad1.err"
-rc=$?
-check "settings: an unknown key in dynamodb stops the server, naming it (exit $rc)" \
-	bash -c "[ $rc -ne 0 ] && grep -q \"settings.dynamodb: unknown key 'tabels'\" '$WORK/bad1.err'"
-echo '{"knowledge_bases": {"ids": ["KB1"], "max_results": 500}}' >"$WORK/bad2.json"
-"$SERVER" --settings "$WORK/bad2.json" </dev/null >/dev/null 2>"$WORK/bad2.err"
-rc=$?
-check "settings: max_results out of range stops the server (exit $rc)" \
-	bash -c "[ $rc -ne 0 ] && grep -q 'settings.knowledge_bases.max_results' '$WORK/bad2.err'"
-echo '{"dynamodb": []}' >"$WORK/bad3.json"
-"$SERVER" --settings "$WORK/bad3.json" </dev/null >/dev/null 2>"$WORK/bad3.err"
-rc=$?
-check "settings: dynamodb must be an object (exit $rc)" \
-	bash -c "[ $rc -ne 0 ] && grep -q 'settings.dynamodb: must be an object' '$WORK/bad3.err'"
+settings_error '{"dynamodb": {"tabels": ["orders"]}}' "settings.dynamodb: unknown key 'tabels'" \
+	"settings: an unknown key in dynamodb stops the server, naming it"
+settings_error '{"knowledge_bases": {"ids": ["KB1"], "max_results": 500}}' 'settings.knowledge_bases.max_results' \
+	"settings: max_results out of range stops the server"
+settings_error '{"dynamodb": []}' 'settings.dynamodb: must be an object' "settings: dynamodb must be an object"
 
 # Without settings, nothing is allowed.
 echo '{}' >"$WORK/empty.json"
-run empty stdio "$WORK/empty.json" <<'JSON'
+aws_run empty stdio "$WORK/empty.json" <<'JSON'
 [ {"tool": "@dynamo_get", "arguments": {"table": "orders", "key": {"customer": "alice", "order_id": "o-001"}}} ]
 JSON
 expect empty 1 'r.isError === true && /not allowed .*dynamodb.tables.*no request was made/.test(t)' true \
 	"no settings: every table is refused"
 
-if grep -qF "$AWS_SECRET_ACCESS_KEY" "$WORK/appliance.log"; then
-	not_ok "no secret in the appliance log"
-else
-	ok "no secret in the appliance log"
-fi
-[ "$FAILED" -ne 0 ] && aws_endpoint_log 30
-finish
+aws_check_no_secret_logged
+aws_finish

@@ -8,113 +8,28 @@
 # arguments), throttling retried and surfaced, a listing cut by a small result cap and paged
 # with its own cursors, a wrong secret key, and settings errors.
 # Usage: aws_data_s3.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/aws_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
-MCP_CALLS="$SOURCE/tests/node/mcp_calls.mjs"
-SERVER="$BUILD/servers/mcpgate-server-data"
-PORT=$(free_port)
-SCHEME=https
-make_cert
-if ! aws_endpoint_start; then
-	not_ok "aws endpoint starts"
-	finish
-fi
-if ! aws_seed >"$WORK/seed.json" 2>&1; then
-	not_ok "aws endpoint seeded"
-	cat "$WORK/seed.json"
-	finish
-fi
+aws_test_start data seed
 
 cat >"$WORK/settings.json" <<'JSON'
 { "s3": { "buckets": ["mcpgate-reports", "mcpgate-archive", "missing-*"], "write_buckets": ["mcpgate-reports"],
           "max_object_bytes": 1048576, "max_put_bytes": 4096 } }
 JSON
-cat >"$WORK/gateway.json" <<JSON
-{
-  "listen": [ { "address": "127.0.0.1:$PORT", "tls": true } ],
-  "tls": { "certificate": "cert.pem", "key": "key.pem" },
-  "auth": { "anonymous": true },
-  "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
-  "servers": [ { "name": "data", "builtin": "data", "settings": $(cat "$WORK/settings.json") } ],
-  "log": { "level": "info" }
-}
-JSON
+aws_write_gateway "$WORK/settings.json"
 
-# run OUT TARGET [SETTINGS] [env...]: mcp_calls.mjs with the steps on stdin, "@tool" standing
-# for the target's name of the tool; TARGET gw (through the gateway) or stdio. Lines go to
-# $WORK/OUT.
-run() {
-	local out=$1 target=$2 settings=${3:-$WORK/settings.json} prefix="" args
-	shift 2
-	[ $# -gt 0 ] && shift
-	if [ "$target" = gw ]; then
-		prefix="data__"
-		args=("https://127.0.0.1:$PORT/mcp")
-	else
-		args=(--stdio "$SERVER" --settings "$settings")
-	fi
-	sed "s/\"@/\"$prefix/g" | (cd "$WORK" && env NODE_EXTRA_CA_CERTS="$WORK/cert.pem" "$@" timeout 100 \
-		"$NODE22" "$MCP_CALLS" "${args[@]}") >"$WORK/$out" 2>"$WORK/$out.err"
-}
-
-# js OUT N EXPR: a JavaScript expression over line N (0: tools/list, 1..: the steps) of
-# $WORK/OUT, with d the line, r its result, s the structured content, t all its text joined;
-# for s3_get: h its header line (parsed), b the item with the bytes, n the notice (or "");
-# seed(key) is the seeded object's bytes (a Buffer); other(OUT, N) the result on line N of
-# another output.
-js() {
-	"$NODE22" --input-type=module -e '
-		import fs from "node:fs";
-		const [file, idx, expr, source] = process.argv.slice(1);
-		const { seedObjects } = await import(source + "/tests/fixtures/aws-seed.mjs");
-		const seed = (k) => seedObjects().find((o) => o.key === k).body;
-		const line = (f, i) => JSON.parse(fs.readFileSync(f, "utf8").trim().split("\n")[Number(i)]);
-		const other = (out, i) => line(file.replace(/[^/]*$/, out), i).result ?? {};
-		const d = line(file, idx);
-		const r = d.result ?? {}, s = r.structuredContent ?? {}, c = r.content ?? [];
-		const t = c.map((x) => x.text ?? "").join("\n");
-		let h = {};
-		try { h = JSON.parse(c[0]?.text ?? "{}"); } catch { h = {}; }
-		const b = c[1] ?? {}, n = c[2]?.text ?? "";
-		const v = new Function("d", "r", "s", "t", "h", "b", "n", "seed", "other", "Buffer",
-			"return (" + expr + ");")(d, r, s, t, h, b, n, seed, other, Buffer);
-		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$WORK/$1" "$2" "$3" "$SOURCE" 2>&1
-}
-# expect OUT N EXPR WANT DESCRIPTION
-expect() {
-	local got
-	got=$(js "$1" "$2" "$3")
-	if [ "$got" = "$4" ]; then
-		ok "$5"
-	else
-		not_ok "$5 (got '${got:0:400}', want '$4')"
-		sed -n "$(($2 + 1))p" "$WORK/$1" | cut -c1-800 | sed 's/^/#   /'
-		sed -n '1,10p' "$WORK/$1.err" 2>/dev/null | sed 's/^/#   /'
-	fi
-}
-requests() { echo $(($(aws_stat s3 verified) + $(aws_stat s3 refused))); }
+requests() { aws_requests s3; }
 # How many requests the S3 front saw whose path names this bucket.
 bucket_requests() {
 	aws_control GET /stats | jq --arg b "/$1" '[.s3.requests[] | select(.path | startswith($b))] | length'
 }
 
-if ! start_appliance "$WORK/gateway.json"; then
-	not_ok "appliance starts with the data server"
-	aws_endpoint_log
-	finish
-fi
-ok "appliance starts with the data server"
+aws_start_gateway
 
 # round TARGET LABEL: every tool, the same way through either target.
 round() {
 	local target=$1 label=$2 f="$1-1"
-	run "$f" "$target" <<JSON
+	aws_run "$f" "$target" <<JSON
 [
   {"tool": "@s3_get", "arguments": {"bucket": "mcpgate-reports", "key": "README.txt"}},
   {"tool": "@s3_get", "arguments": {"bucket": "mcpgate-reports", "key": "reports/2024-q1.csv", "range_start": 6, "max_bytes": 7}},
@@ -181,7 +96,7 @@ JSON
 	# The large text, read on from next_range_start to its end.
 	local next
 	next=$(js $f 3 'h.next_range_start')
-	run "$target-big2" "$target" <<JSON
+	aws_run "$target-big2" "$target" <<JSON
 [ {"tool": "@s3_get", "arguments": {"bucket": "mcpgate-reports", "key": "logs/big.txt", "range_start": $next}} ]
 JSON
 	expect "$target-big2" 1 "[h.next_range_start, n, h.range].join('|')" "||bytes $next-71679" \
@@ -195,7 +110,7 @@ JSON
 	cursor=$(js $f 7 's.next_cursor')
 	while [ "$cursor" != null ] && [ -n "$cursor" ] && [ $pages -lt 6 ]; do
 		pages=$((pages + 1))
-		run "$target-page$pages" "$target" <<JSON
+		aws_run "$target-page$pages" "$target" <<JSON
 [ {"tool": "@s3_list", "arguments": {"bucket": "mcpgate-reports", "prefix": "many/", "limit": 10, "cursor": "$cursor"}} ]
 JSON
 		keys="$keys,$(js "$target-page$pages" 1 's.objects.map((o) => o.key.slice(10, 13)).join(",")')"
@@ -211,7 +126,7 @@ check "gateway: every request was verified by the front, none refused" test "$(a
 
 # ---- refusals before any request ----
 before=$(requests)
-run refuse gw <<JSON
+aws_run refuse gw <<JSON
 [
   {"tool": "@s3_get", "arguments": {"bucket": "not-allowed-bucket", "key": "secret.txt"}},
   {"tool": "@s3_list", "arguments": {"bucket": "not-allowed-bucket"}},
@@ -251,24 +166,22 @@ check "...none at all for not-allowed-bucket since the seed" test "$(bucket_requ
 # ---- throttling ----
 aws_control POST /reset >/dev/null
 aws_throttle s3 2
-run throttle gw <<'JSON'
+aws_run throttle gw <<'JSON'
 [ {"tool": "@s3_get", "arguments": {"bucket": "mcpgate-reports", "key": "README.txt"}} ]
 JSON
 expect throttle 1 '[r.isError, b.text.trim()].join("|")' "false|mcpgate test bucket: reports for the integration tests" \
 	"s3_get throttled twice (SlowDown), then answered"
-check "...the front counted 2 throttles and 3 attempts" \
-	test "$(aws_stat s3 throttled)" = 2 -a "$(aws_stat s3 verified)" = 3
+aws_check_attempts s3 2 3 "...the front counted 2 throttles and 3 attempts"
 aws_control POST /reset >/dev/null
 aws_throttle s3 10
-run throttle2 gw <<'JSON'
+aws_run throttle2 gw <<'JSON'
 [ {"tool": "@s3_list", "arguments": {"bucket": "mcpgate-reports", "prefix": "many/"}} ]
 JSON
 expect throttle2 1 'r.isError === true && /^s3_list: S3: SlowDown: Please reduce your request rate.* \[bucket .mcpgate-reports.\] \(after 3 attempts\)$/.test(t)' true \
 	"throttled more than the attempts allow: SlowDown surfaced"
 check "...after 3 attempts" test "$(aws_stat s3 throttled)" = 3
 aws_throttle s3 0
-check "the data server was never restarted" \
-	test "$(grep -c '"event":"child_started".*"child":"[^"]*data' "$WORK/appliance.log")" = 1
+aws_check_started_once
 stop_appliance
 
 # ---- standalone over stdio ----
@@ -279,7 +192,7 @@ round stdio stdio
 cat >"$WORK/small.json" <<'JSON'
 { "result_cap_bytes": 1024, "s3": { "buckets": ["mcpgate-reports"] } }
 JSON
-run small stdio "$WORK/small.json" <<'JSON'
+aws_run small stdio "$WORK/small.json" <<'JSON'
 [
   {"tool": "@s3_list", "arguments": {"bucket": "mcpgate-reports"}},
   {"tool": "@s3_list", "arguments": {"bucket": "mcpgate-reports", "delimiter": "/"}},
@@ -293,14 +206,14 @@ cursor=$(js small 1 's.next_cursor')
 pages=1
 while [ "$cursor" != null ] && [ -n "$cursor" ] && [ $pages -lt 60 ]; do
 	pages=$((pages + 1))
-	run "small-page$pages" stdio "$WORK/small.json" <<JSON
+	aws_run "small-page$pages" stdio "$WORK/small.json" <<JSON
 [ {"tool": "@s3_list", "arguments": {"bucket": "mcpgate-reports", "cursor": "$cursor"}} ]
 JSON
 	seen="$seen
 $(js "small-page$pages" 1 's.objects.map((o) => o.key).join("\n")')"
 	cursor=$(js "small-page$pages" 1 's.next_cursor')
 done
-run full stdio <<'JSON'
+aws_run full stdio <<'JSON'
 [ {"tool": "@s3_list", "arguments": {"bucket": "mcpgate-reports"}} ]
 JSON
 check "...following next_cursor reads every key once, in order ($pages pages)" \
@@ -312,7 +225,7 @@ expect small 3 '[b.type, Buffer.from(b.resource.blob, "base64").equals(seed("dat
 
 # A wrong secret key: the verifying front's signature error, as a tool error.
 before=$(aws_stat s3 verified)
-run wrong stdio "$WORK/settings.json" AWS_SECRET_ACCESS_KEY="wrong$AWS_SECRET_ACCESS_KEY" <<'JSON'
+aws_run wrong stdio "$WORK/settings.json" AWS_SECRET_ACCESS_KEY="wrong$AWS_SECRET_ACCESS_KEY" <<'JSON'
 [ {"tool": "@s3_get", "arguments": {"bucket": "mcpgate-reports", "key": "README.txt"}},
   {"tool": "@s3_put", "arguments": {"bucket": "mcpgate-reports", "key": "x.txt", "body": "x"}} ]
 JSON
@@ -323,17 +236,6 @@ check "...refused by the front, nothing verified" \
 	test "$(aws_stat s3 refused)" -ge 2 -a "$(aws_stat s3 verified)" = "$before"
 
 # Settings errors stop the server and say where.
-settings_error() { # settings_error JSON PATTERN DESCRIPTION
-	echo "$1" >"$WORK/bad.json"
-	"$SERVER" --settings "$WORK/bad.json" </dev/null >/dev/null 2>"$WORK/bad.err"
-	local rc=$?
-	if [ $rc -ne 0 ] && grep -q "$2" "$WORK/bad.err"; then
-		ok "$3"
-	else
-		not_ok "$3 (exit $rc)"
-		sed 's/^/#   /' "$WORK/bad.err" | head -5
-	fi
-}
 settings_error '{"s3": {"bucket": ["x"]}}' "settings.s3: unknown key 'bucket'" "settings: an unknown key in s3 stops the server, naming it"
 settings_error '{"s3": {"max_object_bytes": 20000000}}' "settings.s3.max_object_bytes: must be an integer from 1 to 16777216" \
 	"settings: max_object_bytes over 16 MiB is refused"
@@ -343,16 +245,11 @@ settings_error '{"s3": []}' "settings.s3: must be an object" "settings: s3 must 
 
 # Without settings, nothing is allowed.
 echo '{}' >"$WORK/empty.json"
-run empty stdio "$WORK/empty.json" <<'JSON'
+aws_run empty stdio "$WORK/empty.json" <<'JSON'
 [ {"tool": "@s3_get", "arguments": {"bucket": "mcpgate-reports", "key": "README.txt"}} ]
 JSON
 expect empty 1 'r.isError === true && /not allowed .*s3.buckets.*no request was made/.test(t)' true \
 	"no settings: every bucket is refused"
 
-if grep -qF "$AWS_SECRET_ACCESS_KEY" "$WORK/appliance.log"; then
-	not_ok "no secret in the appliance log"
-else
-	ok "no secret in the appliance log"
-fi
-[ "$FAILED" -ne 0 ] && aws_endpoint_log 30
-finish
+aws_check_no_secret_logged
+aws_finish

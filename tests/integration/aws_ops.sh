@@ -8,28 +8,9 @@
 # Then refusals made before any request (allowlists, FIFO without group_id), throttling retried
 # and surfaced, a wrong secret key, and settings errors.
 # Usage: aws_ops.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/aws_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
-MCP_CALLS="$SOURCE/tests/node/mcp_calls.mjs"
-SERVER="$BUILD/servers/mcpgate-server-ops"
-PORT=$(free_port)
-SCHEME=https
-make_cert
-if ! aws_endpoint_start; then
-	not_ok "aws endpoint starts"
-	finish
-fi
-if ! aws_seed >"$WORK/seed.json" 2>&1; then
-	not_ok "aws endpoint seeded"
-	cat "$WORK/seed.json"
-	finish
-fi
+aws_test_start ops seed
 
 cat >"$WORK/settings.json" <<'JSON'
 {
@@ -37,74 +18,16 @@ cat >"$WORK/settings.json" <<'JSON'
   "queues": ["jobs", "jobs.fifo", "no-such-queue"]
 }
 JSON
-# OPS_SANDBOX_DEBUG=1: the sandbox logs a forbidden system call instead of killing the server.
-SANDBOX_DEBUG=""
-[ -n "${OPS_SANDBOX_DEBUG:-}" ] && SANDBOX_DEBUG=', "sandbox": { "debug": true }'
-cat >"$WORK/gateway.json" <<JSON
-{
-  "listen": [ { "address": "127.0.0.1:$PORT", "tls": true } ],
-  "tls": { "certificate": "cert.pem", "key": "key.pem" },
-  "auth": { "anonymous": true },
-  "roles": { "anonymous": { "tools": ["*"], "prompts": ["*"], "resources": ["*"] } },
-  "servers": [ { "name": "ops", "builtin": "ops", "settings": $(cat "$WORK/settings.json") } ],
-  "log": { "level": "info" }$SANDBOX_DEBUG
-}
-JSON
-
-# run OUT TARGET [env...]: mcp_calls.mjs with the steps on stdin, "@tool" standing for the
-# target's name of the tool; TARGET gw (through the gateway) or stdio. Lines go to $WORK/OUT.
-run() {
-	local out=$1 target=$2 prefix="" args; shift 2
-	if [ "$target" = gw ]; then
-		prefix="ops__"
-		args=("https://127.0.0.1:$PORT/mcp")
-	else
-		args=(--stdio "$SERVER" --settings "$WORK/settings.json")
-	fi
-	sed "s/\"@/\"$prefix/g" | (cd "$WORK" && env NODE_EXTRA_CA_CERTS="$WORK/cert.pem" "$@" timeout 100 \
-		"$NODE22" "$MCP_CALLS" "${args[@]}") >"$WORK/$out" 2>"$WORK/$out.err"
-}
-
-# js OUT N EXPR: a JavaScript expression over line N (0: tools/list, 1..: the steps) of
-# $WORK/OUT, with d the line, r its result, s the structured content, t all its text joined.
-js() {
-	"$NODE22" -e '
-		const fs = require("fs");
-		const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n");
-		const d = JSON.parse(lines[Number(process.argv[2])]);
-		const r = d.result ?? {}, s = r.structuredContent ?? {};
-		const t = (r.content ?? []).map((c) => c.text ?? "").join("\n");
-		const v = new Function("d", "r", "s", "t", "return (" + process.argv[3] + ");")(d, r, s, t);
-		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$WORK/$1" "$2" "$3" 2>&1
-}
-# expect OUT N EXPR WANT DESCRIPTION
-expect() {
-	local got
-	got=$(js "$1" "$2" "$3")
-	if [ "$got" = "$4" ]; then
-		ok "$5"
-	else
-		not_ok "$5 (got '${got:0:400}', want '$4')"
-		sed -n "$(($2 + 1))p" "$WORK/$1" | cut -c1-800 | sed 's/^/#   /'
-		sed -n '1,10p' "$WORK/$1.err" 2>/dev/null | sed 's/^/#   /'
-	fi
-}
-# requests SERVICE: every request the front saw (verified or refused).
-requests() { echo $(($(aws_stat "$1" verified) + $(aws_stat "$1" refused))); }
-
-if ! start_appliance "$WORK/gateway.json"; then
-	not_ok "appliance starts with the ops server"
-	aws_endpoint_log
-	finish
-fi
-ok "appliance starts with the ops server"
+# (OPS_SANDBOX_DEBUG=1: the sandbox logs a forbidden system call instead of killing the server.)
+aws_write_gateway "$WORK/settings.json"
+aws_start_gateway
 OPS_PID=$(child_pid mcpgate-server-ops)
 
 # round TARGET LABEL: every tool, the same way through either target.
 round() {
 	local target=$1 label=$2 events_before
 	events_before=$(aws_stat lambda invocations echo Event)
-	run "$target-1" "$target" <<JSON
+	aws_run "$target-1" "$target" <<JSON
 [
   {"tool": "@lambda_invoke", "arguments": {"function": "echo", "payload": {"hello": "world", "n": 3}}},
   {"tool": "@lambda_invoke", "arguments": {"function": "echo", "qualifier": "live", "payload": "just text"}},
@@ -172,7 +95,7 @@ JSON
 	local h1 h2
 	h1=$(js $f 13 's.messages[0].receipt_handle')
 	h2=$(js $f 16 's.messages[0].receipt_handle')
-	run "$target-2" "$target" <<JSON
+	aws_run "$target-2" "$target" <<JSON
 [
   {"tool": "@sqs_delete", "arguments": {"queue": "jobs", "receipt_handle": "$h1"}},
   {"tool": "@sqs_delete", "arguments": {"queue": "jobs.fifo", "receipt_handle": "$h2"}},
@@ -192,9 +115,9 @@ JSON
 round gw gateway
 
 # Refusals: nothing reaches AWS.
-lambda_before=$(requests lambda)
-sqs_before=$(requests sqs)
-run gw-refusals gw <<'JSON'
+lambda_before=$(aws_requests lambda)
+sqs_before=$(aws_requests sqs)
+aws_run gw-refusals gw <<'JSON'
 [
   {"tool": "@lambda_invoke", "arguments": {"function": "secret-fn"}},
   {"tool": "@lambda_invoke", "arguments": {"function": "arn:aws:lambda:us-east-1:123456789012:function:secret-fn"}},
@@ -223,9 +146,9 @@ expect gw-refusals 7 'r.isError && /queue NAME \(not its URL\)/.test(t)' true "r
 expect gw-refusals 8 'r.isError && /qualifier must be/.test(t)' true "refused: a malformed qualifier"
 expect gw-refusals 9 'r.isError && /AWS\.trace. is not valid/.test(t)' true "refused: a reserved attribute name"
 expect gw-refusals 10 'r.isError && /receipt_handle must be/.test(t)' true "refused: a malformed receipt handle"
-check "no request reached Lambda for the refusals ($lambda_before -> $(requests lambda))" \
-	test "$(requests lambda)" = "$lambda_before"
-check "no request reached SQS for the refusals ($sqs_before -> $(requests sqs))" test "$(requests sqs)" = "$sqs_before"
+check "no request reached Lambda for the refusals ($lambda_before -> $(aws_requests lambda))" \
+	test "$(aws_requests lambda)" = "$lambda_before"
+check "no request reached SQS for the refusals ($sqs_before -> $(aws_requests sqs))" test "$(aws_requests sqs)" = "$sqs_before"
 check "the refusals are logged" grep -q '"event":"aws_refused".*"name":"secret-fn"' "$WORK/appliance.log"
 
 # Throttling: two throttles are retried away; five outlast the three attempts.
@@ -234,11 +157,11 @@ lambda_verified=$(aws_stat lambda verified)
 sqs_throttled=$(aws_stat sqs throttled)
 sqs_verified=$(aws_stat sqs verified)
 aws_throttle lambda 2
-run gw-throttle1 gw <<'JSON'
+aws_run gw-throttle1 gw <<'JSON'
 [ {"tool": "@lambda_invoke", "arguments": {"function": "echo", "payload": {"through": "throttles"}}} ]
 JSON
 aws_throttle sqs 2
-run gw-throttle2 gw <<'JSON'
+aws_run gw-throttle2 gw <<'JSON'
 [ {"tool": "@sqs_send", "arguments": {"queue": "jobs", "body": "through throttles"}} ]
 JSON
 expect gw-throttle1 1 'd.ok && !r.isError && s.payload.through' throttles "Lambda: two throttles retried, the call succeeds"
@@ -248,12 +171,12 @@ expect gw-throttle2 1 'd.ok && !r.isError && typeof s.message_id' string "SQS: t
 check "SQS: the double throttled 2 and saw 3 attempts (queue URL cached)" \
 	test "$(aws_stat sqs throttled)" = $((sqs_throttled + 2)) -a "$(aws_stat sqs verified)" = $((sqs_verified + 3))
 aws_throttle lambda 5
-run gw-throttle3 gw <<'JSON'
+aws_run gw-throttle3 gw <<'JSON'
 [ {"tool": "@lambda_invoke", "arguments": {"function": "echo"}} ]
 JSON
 aws_throttle lambda 0
 aws_throttle sqs 5
-run gw-throttle4 gw <<'JSON'
+aws_run gw-throttle4 gw <<'JSON'
 [ {"tool": "@sqs_receive", "arguments": {"queue": "jobs"}} ]
 JSON
 aws_throttle sqs 0
@@ -262,12 +185,12 @@ expect gw-throttle3 1 'r.isError && /Lambda: TooManyRequestsException: Rate Exce
 expect gw-throttle4 1 'r.isError && /SQS: ThrottlingException: Rate exceeded.*after 3 attempts/.test(t)' true \
 	"SQS: more throttles than attempts surface as ThrottlingException"
 # Drain what the throttled send put on jobs, so the standalone round starts empty.
-run gw-drain gw <<'JSON'
+aws_run gw-drain gw <<'JSON'
 [ {"tool": "@sqs_receive", "arguments": {"queue": "jobs", "max_messages": 10}} ]
 JSON
 h=$(js gw-drain 1 's.messages[0] ? s.messages[0].receipt_handle : ""')
 if [ -n "$h" ]; then
-	run gw-drain2 gw <<JSON
+	aws_run gw-drain2 gw <<JSON
 [ {"tool": "@sqs_delete", "arguments": {"queue": "jobs", "receipt_handle": "$h"}} ]
 JSON
 fi
@@ -279,7 +202,7 @@ round stdio standalone
 
 # A wrong secret: the verifying front's signature error comes back as the tool error.
 lambda_refused=$(aws_stat lambda refused)
-run stdio-wrong stdio AWS_SECRET_ACCESS_KEY=wrong-secret-key <<'JSON'
+aws_run stdio-wrong stdio "" AWS_SECRET_ACCESS_KEY=wrong-secret-key <<'JSON'
 [
   {"tool": "@lambda_invoke", "arguments": {"function": "echo"}},
   {"tool": "@sqs_send", "arguments": {"queue": "jobs", "body": "x"}}
@@ -293,23 +216,15 @@ check "wrong secret: the Lambda front refused it" test "$(aws_stat lambda refuse
 check "wrong secret: the secret is not in the server's log" bash -c "! grep -q wrong-secret-key '$WORK/stdio-wrong.err'"
 
 # Settings: strict keys, bounded numbers.
-echo '{"functions": ["echo"], "queue": ["jobs"]}' >"$WORK/bad1.json"
-"$SERVER" --settings "$WORK/bad1.json" </dev/null >/dev/null 2>"$WORK/bad1.err"
-rc=$?
-check "settings: an unknown key stops the server, naming it (exit $rc)" \
-	bash -c "[ $rc -ne 0 ] && grep -q \"unknown key 'queue'\" '$WORK/bad1.err'"
-echo '{"max_payload_bytes": 0}' >"$WORK/bad2.json"
-"$SERVER" --settings "$WORK/bad2.json" </dev/null >/dev/null 2>"$WORK/bad2.err"
-rc=$?
-check "settings: max_payload_bytes out of range stops the server (exit $rc)" \
-	bash -c "[ $rc -ne 0 ] && grep -q 'settings.max_payload_bytes' '$WORK/bad2.err'"
+settings_error '{"functions": ["echo"], "queue": ["jobs"]}' "unknown key 'queue'" \
+	"settings: an unknown key stops the server, naming it"
+settings_error '{"max_payload_bytes": 0}' 'settings.max_payload_bytes' "settings: max_payload_bytes out of range stops the server"
 
 # A small payload limit is enforced before any request.
 echo '{"functions": ["echo"], "queues": ["jobs"], "max_payload_bytes": 16}' >"$WORK/small.json"
-lambda_before=$(requests lambda)
-sqs_before=$(requests sqs)
-(cd "$WORK" && NODE_EXTRA_CA_CERTS="$WORK/cert.pem" timeout 60 "$NODE22" "$MCP_CALLS" --stdio "$SERVER" \
-	--settings "$WORK/small.json") >"$WORK/small" 2>"$WORK/small.err" <<'JSON'
+lambda_before=$(aws_requests lambda)
+sqs_before=$(aws_requests sqs)
+aws_calls small -- --stdio "$SERVER" --settings "$WORK/small.json" <<'JSON'
 [
   {"tool": "lambda_invoke", "arguments": {"function": "echo", "payload": {"this payload": "is longer than sixteen bytes"}}},
   {"tool": "sqs_send", "arguments": {"queue": "jobs", "body": "a body of more than sixteen bytes"}}
@@ -319,7 +234,6 @@ expect small 1 'r.isError && /payload is \d+ bytes as JSON; this server sends at
 	true "max_payload_bytes: a large Lambda payload is refused"
 expect small 2 'r.isError && /message is \d+ bytes.*at most 16/.test(t)' true "max_payload_bytes: a large SQS message is refused"
 check "max_payload_bytes: no request was made" \
-	test "$(requests lambda)" = "$lambda_before" -a "$(requests sqs)" = "$sqs_before"
+	test "$(aws_requests lambda)" = "$lambda_before" -a "$(aws_requests sqs)" = "$sqs_before"
 
-[ "$FAILED" -ne 0 ] && { echo "--- aws endpoint log ---"; aws_endpoint_log 30; }
-finish
+aws_finish

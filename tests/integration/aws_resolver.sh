@@ -8,7 +8,7 @@
 
 PORT=$(free_port)
 make_cert
-aws_endpoint_start || { not_ok "aws endpoint starts"; finish; }
+aws_endpoint_up
 local_url=${AWS_ENDPOINT_URL_SECRETS_MANAGER/127.0.0.1/localhost}
 write_config "$WORK/config.json" "[{\"name\":\"secrets\",\"builtin\":\"secrets\",
 	\"settings\":{\"secrets\":[\"app/*\"]},
@@ -16,13 +16,9 @@ write_config "$WORK/config.json" "[{\"name\":\"secrets\",\"builtin\":\"secrets\"
 start_appliance "$WORK/config.json"
 check "the appliance starts" kill -0 "$SUP_PID"
 pid=$(child_pid mcpgate-server-secrets)
-calls() {
-	echo '[{"tool":"secrets__secret_list","arguments":{}}]' |
-		"$NODE22" "$SOURCE/tests/node/mcp_calls.mjs" "http://127.0.0.1:$PORT/mcp" 2>"$WORK/calls.err" | tail -1
-}
+calls() { aws_last_result '[{"tool":"secrets__secret_list","arguments":{}}]' -- "http://127.0.0.1:$PORT/mcp"; }
 out=$(calls)
-listed() { grep -q '"isError":false' <<<"$out" && grep -q 'app/db-password' <<<"$out"; }
-check "a call to https://localhost:... succeeds from inside the sandbox" listed || echo "# $out"
+check "a call to https://localhost:... succeeds from inside the sandbox" aws_secrets_listed "$out" || echo "# $out"
 check "the server was not killed ($pid)" test "$(child_pid mcpgate-server-secrets)" = "$pid"
 check "no child was killed by seccomp" bash -c "! grep -q '\"signal\":\"SIGSYS\"' '$WORK/appliance.log'"
 stop_appliance

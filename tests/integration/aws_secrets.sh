@@ -9,23 +9,10 @@
 # over stdio (never reveals), a wrong secret key, settings errors, and the start-up fetcher
 # (--fetch-secret).
 # Usage: aws_secrets.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/aws_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
-MCP_CALLS="$SOURCE/tests/node/mcp_calls.mjs"
-SERVER="$BUILD/servers/mcpgate-server-secrets"
-PORT=$(free_port)
-SCHEME=https
-make_cert
-if ! aws_endpoint_start; then
-	not_ok "aws endpoint starts"
-	finish
-fi
+aws_test_start secrets
+
 # The double's own secrets: app/db-password "s3cr3t-value-1" (a second version), app/api-token
 # {"token":"tok-123","user":"svc"}, mcpgate/platform (the JSON config), other/not-allowed.
 # Plus a binary one and a long one whose values must never reach a log either.
@@ -49,22 +36,12 @@ cat >"$WORK/settings.json" <<'JSON'
   "result_cap_bytes": 8192
 }
 JSON
-# SECRETS_SANDBOX_DEBUG=1: the sandbox logs a forbidden system call instead of killing the server.
-SANDBOX_DEBUG=""
-[ -n "${SECRETS_SANDBOX_DEBUG:-}" ] && SANDBOX_DEBUG=', "sandbox": { "debug": true }'
-cat >"$WORK/gateway.json" <<JSON
-{
-  "listen": [ { "address": "127.0.0.1:$PORT", "tls": true } ],
-  "tls": { "certificate": "cert.pem", "key": "key.pem" },
-  "auth": { "anonymous": false, "keys_file": "$KEYS" },
-  "roles": { "reader": { "tools": ["secrets__*"], "prompts": ["*"], "resources": ["*"] } },
-  "servers": [ { "name": "secrets", "builtin": "secrets", "settings": $(cat "$WORK/settings.json") } ],
-  "log": { "level": "debug" }$SANDBOX_DEBUG
-}
-JSON
+# (SECRETS_SANDBOX_DEBUG=1: the sandbox logs a forbidden system call instead of killing the server.)
+aws_write_gateway "$WORK/settings.json" debug '"auth": { "anonymous": false, "keys_file": "'"$KEYS"'" },
+  "roles": { "reader": { "tools": ["secrets__*"], "prompts": ["*"], "resources": ["*"] } },'
 
-# run OUT TARGET [env...]: mcp_calls.mjs with the steps on stdin, "@tool" standing for the
-# target's name of the tool; TARGET admin / reader (through the gateway with that key) or stdio.
+# run OUT TARGET [env...]: aws_calls with "@tool" standing for the target's name of the tool;
+# TARGET admin / reader (through the gateway with that key) or stdio (settings: $SETTINGS).
 run() {
 	local out=$1 target=$2 prefix="" args key=""; shift 2
 	case $target in
@@ -77,44 +54,13 @@ run() {
 	else
 		args=(--stdio "$SERVER" --settings "${SETTINGS:-$WORK/settings.json}")
 	fi
-	sed "s/\"@/\"$prefix/g" | (cd "$WORK" && env NODE_EXTRA_CA_CERTS="$WORK/cert.pem" MCPGATE_API_KEY="$key" "$@" \
-		timeout 60 "$NODE22" "$MCP_CALLS" "${args[@]}") >"$WORK/$out" 2>"$WORK/$out.err"
-}
-
-# js OUT N EXPR: a JavaScript expression over line N (0: tools/list, 1..: the steps) of
-# $WORK/OUT, with d the line, r its result, s the structured content, t all its text joined.
-js() {
-	"$NODE22" -e '
-		const fs = require("fs");
-		const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n");
-		const d = JSON.parse(lines[Number(process.argv[2])]);
-		const r = d.result ?? {}, s = r.structuredContent ?? {};
-		const t = (r.content ?? []).map((c) => c.text ?? "").join("\n");
-		const v = new Function("d", "r", "s", "t", "return (" + process.argv[3] + ");")(d, r, s, t);
-		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$WORK/$1" "$2" "$3" 2>&1
-}
-# expect OUT N EXPR WANT DESCRIPTION
-expect() {
-	local got
-	got=$(js "$1" "$2" "$3")
-	if [ "$got" = "$4" ]; then
-		ok "$5"
-	else
-		not_ok "$5 (got '${got:0:400}', want '$4')"
-		sed -n "$(($2 + 1))p" "$WORK/$1" | cut -c1-800 | sed 's/^/#   /'
-		sed -n '1,10p' "$WORK/$1.err" 2>/dev/null | sed 's/^/#   /'
-	fi
+	sed "s/\"@/\"$prefix/g" | aws_calls "$out" MCPGATE_API_KEY="$key" "$@" -- "${args[@]}"
 }
 # requests: every request the Secrets Manager front saw (verified or refused).
-requests() { echo $(($(aws_stat secretsmanager verified) + $(aws_stat secretsmanager refused))); }
+requests() { aws_requests secretsmanager; }
 gets() { aws_stat secretsmanager operations GetSecretValue; }
 
-if ! start_appliance "$WORK/gateway.json"; then
-	not_ok "appliance starts with the secrets server"
-	aws_endpoint_log
-	finish
-fi
-ok "appliance starts with the secrets server"
+aws_start_gateway
 SECRETS_PID=$(child_pid mcpgate-server-secrets)
 
 # ---- through the gateway, admin ----
@@ -324,18 +270,11 @@ check "wrong secret key: the front refused them" test "$(aws_stat secretsmanager
 check "wrong secret key: the key is not in the server's log" bash -c "! grep -q wrong-secret-key '$WORK/wrong.err'"
 
 # Settings: strict keys and values.
-bad_settings() { # bad_settings DESCRIPTION JSON PATTERN
-	echo "$2" >"$WORK/bad.json"
-	local rc=0
-	timeout 10 "$SERVER" --settings "$WORK/bad.json" </dev/null >/dev/null 2>"$WORK/bad.err" || rc=$?
-	if [ "$rc" -ne 0 ] && grep -q -- "$3" "$WORK/bad.err"; then ok "$1 (exit $rc)"; else
-		not_ok "$1 (exit $rc)"; sed -n 1,5p "$WORK/bad.err"; fi
-}
-bad_settings "settings: an unknown key stops the server, naming it" '{"secret": ["app/*"]}' "unknown key 'secret'"
-bad_settings "settings: reveal_roles takes exact role names" '{"reveal_roles": ["adm*"]}' 'settings.reveal_roles\[0\]'
-bad_settings "settings: config_secret must be a secret name" '{"config_secret": "has space"}' 'settings.config_secret'
-bad_settings "settings: config_ttl_seconds is bounded" '{"config_ttl_seconds": -1}' 'settings.config_ttl_seconds'
-bad_settings "settings: result_cap_bytes is bounded" '{"result_cap_bytes": 100}' 'settings.result_cap_bytes'
+settings_error '{"secret": ["app/*"]}' "unknown key 'secret'" "settings: an unknown key stops the server, naming it"
+settings_error '{"reveal_roles": ["adm*"]}' 'settings.reveal_roles\[0\]' "settings: reveal_roles takes exact role names"
+settings_error '{"config_secret": "has space"}' 'settings.config_secret' "settings: config_secret must be a secret name"
+settings_error '{"config_ttl_seconds": -1}' 'settings.config_ttl_seconds' "settings: config_ttl_seconds is bounded"
+settings_error '{"result_cap_bytes": 100}' 'settings.result_cap_bytes' "settings: result_cap_bytes is bounded"
 
 # ---- the start-up fetcher ----
 rc=0
@@ -363,5 +302,4 @@ rc=0
 "$SERVER" --fetch-secret >/dev/null 2>"$WORK/fetch6.err" || rc=$?
 check "--fetch-secret without a name is a usage error (exit $rc)" test "$rc" = 64
 
-[ "$FAILED" -ne 0 ] && { echo "--- aws endpoint log ---"; aws_endpoint_log 30; }
-finish
+aws_finish

@@ -4,6 +4,7 @@
 # error that says what is missing (region, then credentials) and that no request was made,
 # while the rest of the appliance keeps working.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/aws_lib.sh"
 
 # dev-setup.sh works on a build directory: give it one whose mcpgate is this build's.
 fake="$WORK/build"
@@ -28,6 +29,8 @@ calls='[
  {"tool":"secrets__secret_get","arguments":{"name":"mcpgate/dev/token"}},
  {"tool":"secrets__secret_list","arguments":{}}
 ]'
+# The gateway with the development key, for aws_last_result.
+GATEWAY=(NODE_EXTRA_CA_CERTS="$fake/dev/cert.pem" MCPGATE_API_KEY="$KEY" -- "https://127.0.0.1:$PORT/mcp")
 run_calls() {
 	echo "$calls" | NODE_EXTRA_CA_CERTS="$fake/dev/cert.pem" MCPGATE_API_KEY="$KEY" \
 		"$NODE22" "$SOURCE/tests/node/mcp_calls.mjs" "https://127.0.0.1:$PORT/mcp" 2>"$WORK/calls.err"
@@ -52,8 +55,7 @@ grep -q '"tools"' <<<"$out" && ok "the SDK client connects and lists tools" || {
 all_listed() { local t; for t in data__s3_list data__kb_search ai__ask ops__sqs_delete secrets__config_get; do grep -q "$t" <<<"$out" || return 1; done; }
 check "every server's tools are listed" all_listed
 expect_all "$out" 'AWS_REGION' "without a region, each tool says to set AWS_REGION"
-kb=$(echo '[{"tool":"data__kb_search","arguments":{"knowledge_base":"KB1","query":"q"}}]' |
-	NODE_EXTRA_CA_CERTS="$fake/dev/cert.pem" MCPGATE_API_KEY="$KEY" "$NODE22" "$SOURCE/tests/node/mcp_calls.mjs" "https://127.0.0.1:$PORT/mcp" 2>/dev/null | tail -1)
+kb=$(aws_last_result '[{"tool":"data__kb_search","arguments":{"knowledge_base":"KB1","query":"q"}}]' "${GATEWAY[@]}")
 kb_refused() { grep -q 'not allowed by this server' <<<"$kb" && grep -q 'no request was made' <<<"$kb"; }
 check "a knowledge base outside the (empty) allowlist is refused first" kb_refused
 for s in data ai ops secrets; do

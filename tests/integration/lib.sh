@@ -3,6 +3,13 @@
 # and exits non-zero if any check failed. Sourced by the test scripts.
 set -uo pipefail
 
+# Run by hand (script.sh [BUILD]) rather than by meson: find the build and the source tree.
+if [ -z "${MCPGATE_BUILD:-}" ]; then
+	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
+	MCPGATE_SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	export MCPGATE_BUILD MCPGATE_SOURCE
+fi
+
 BUILD=${MCPGATE_BUILD:?MCPGATE_BUILD must point at the build directory}
 SOURCE=${MCPGATE_SOURCE:?MCPGATE_SOURCE must point at the source tree}
 MCPGATE="$BUILD/supervisor/mcpgate"

@@ -30,19 +30,7 @@
 #define MAX_RECORDS 4096
 #define WORKERS 2
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-	fflush(stdout); \
-} while (0)
+#include "../unit/check.h"
 
 struct record {
 	int64_t client_ms;   /* CLOCK_REALTIME when the verdict arrived */
@@ -576,6 +564,5 @@ int main(void)
 	phase_stall(port);
 	stop_redis();
 	phase_auth();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -7,18 +7,7 @@
 
 #include "../../servers/ai/cache.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 static long long now_ms;
 
@@ -218,6 +207,5 @@ int main(void)
 	test_bytes();
 	test_disabled_and_args();
 	test_key();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -10,18 +10,7 @@
 
 #include "../../servers/ai/converse.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 /* ---- building streams ---- */
 
@@ -327,6 +316,5 @@ int main(void)
 	test_parse_response();
 	test_stream_good();
 	test_stream_failures();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

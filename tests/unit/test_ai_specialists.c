@@ -7,18 +7,7 @@
 
 #include "../../servers/ai/specialists.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 static const char good[] =
 	"{\"specialists\":["
@@ -236,6 +225,5 @@ int main(void)
 	test_errors();
 	test_keywords();
 	test_routing();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

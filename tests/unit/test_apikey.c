@@ -8,18 +8,7 @@
 
 #include "apikey.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 #define ID_A "0123456789abcdef"
 #define ID_B "fedcba9876543210"
@@ -255,6 +244,5 @@ int main(void)
 	test_parse();
 	test_verify();
 	test_load_errors();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -17,19 +17,9 @@
 
 #include "../../lib/aws/service.c"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-	fflush(stdout); \
-} while (0)
+#include "check.h"
+#include "log_capture.h"
+#include "node_double.h"
 
 #define KEY_ID "AKIAIOSFODNN7EXAMPLE"
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -63,65 +53,7 @@ static double now_ms(void)
 
 /* ---- the doubles ---- */
 
-struct node_double {
-	pid_t pid;
-	int stdin_fd;
-	int port;
-};
-
-static struct node_double service_double = { -1, -1, 0 }, creds_double = { -1, -1, 0 };
-
-/* Returns 0, or 77 when node is not installed, or -1. */
-static int start_double(struct node_double *d, const char *root, const char *script_name)
-{
-	char script[4096];
-	snprintf(script, sizeof script, "%s/tests/fixtures/%s", root, script_name);
-	int out[2], in[2];
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0)
-		return -1;
-	d->pid = fork();
-	if (d->pid < 0)
-		return -1;
-	if (d->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		execlp("node", "node", script, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	d->stdin_fd = in[1];
-	char line[64] = { 0 };
-	size_t n = 0;
-	double deadline = now_ms() + 15000;
-	while (n < sizeof line - 1 && !strchr(line, '\n') && now_ms() < deadline) {
-		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
-		if (poll(&pfd, 1, 500) <= 0)
-			continue;
-		ssize_t r = read(out[0], line + n, sizeof line - 1 - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(out[0]);
-	if (sscanf(line, "PORT %d", &d->port) == 1 && d->port > 0)
-		return 0;
-	int status = 0;
-	kill(d->pid, SIGTERM);
-	waitpid(d->pid, &status, 0);
-	d->pid = -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? 77 : -1;
-}
-
-static void stop_double(struct node_double *d)
-{
-	if (d->pid <= 0)
-		return;
-	close(d->stdin_fd);
-	kill(d->pid, SIGTERM);
-	waitpid(d->pid, NULL, 0);
-	d->pid = -1;
-}
+static struct node_double service_double = NODE_DOUBLE_INIT, creds_double = NODE_DOUBLE_INIT;
 
 struct text {
 	char *p;
@@ -1078,23 +1010,13 @@ static void test_ca_bundle(void)
 
 /* ---- no secret reaches the log ---- */
 
-static void check_log(const char *path)
+static void check_log(const struct log_capture *capture)
 {
-	size_t cap = 4 << 20;
-	char *log = calloc(1, cap + 1);
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(log, 1, cap, f) : 0;
-	if (f)
-		fclose(f);
-	log[n] = '\0';
-	const char *secrets[] = { "wJalrXUtnFEMI", "svc-test-session-token", "doublesecret", "doubletoken",
-	                          "container-auth-token-svc", "Signature=" };
-	bool clean = true;
-	for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
-		if (strstr(log, secrets[i])) {
-			printf("     the log holds %s...\n", secrets[i]);
-			clean = false;
-		}
+	size_t n;
+	char *log = log_capture_read(capture, 4 << 20, &n);
+	static const char *const secrets[] = { "wJalrXUtnFEMI", "svc-test-session-token", "doublesecret",
+	                                       "doubletoken", "container-auth-token-svc", "Signature=" };
+	bool clean = log_holds_none(log, secrets, sizeof secrets / sizeof secrets[0]);
 	CHECK(strstr(log, "\"aws_retry\"") && strstr(log, "\"ThrottlingException\"") && strstr(log, "\"SlowDown\"") &&
 	      strstr(log, "\"delay_ms\"") && strstr(log, "\"aws_retry_quota_exhausted\""),
 	      "retries are logged with service, code, attempt and delay; the spent quota too");
@@ -1115,11 +1037,11 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 2;
 	}
-	char log_path[128];
-	snprintf(log_path, sizeof log_path, "%s/log", tmpdir);
-	int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int saved_stderr = dup(2);
-	dup2(log_fd, 2);
+	struct log_capture capture;
+	if (log_capture_start(&capture, tmpdir) != 0) {
+		perror("log capture");
+		return 2;
+	}
 
 	base = event_base_new();
 	CHECK(base != NULL, "event loop");
@@ -1130,9 +1052,9 @@ int main(int argc, char **argv)
 	test_unavailable();
 	test_invalid_requests();
 
-	int started = start_double(&service_double, argv[1], "aws-service-double.mjs");
+	int started = node_double_start(&service_double, argv[1], "aws-service-double.mjs");
 	if (started == 0)
-		started = start_double(&creds_double, argv[1], "aws-doubles.mjs");
+		started = node_double_start(&creds_double, argv[1], "aws-doubles.mjs");
 	if (started == 77)
 		printf("SKIP: node is not installed; the loopback tests need it\n");
 	else
@@ -1147,22 +1069,17 @@ int main(int argc, char **argv)
 		test_cancel();
 		test_parked();
 		test_ca_bundle();
-		check_log(log_path);
+		check_log(&capture);
 	}
-	stop_double(&service_double);
-	stop_double(&creds_double);
+	node_double_stop(&service_double);
+	node_double_stop(&creds_double);
 	event_base_free(base);
 	curl_global_cleanup();
-	dup2(saved_stderr, 2);
-	close(log_fd);
-	if (!getenv("KEEP_LOG"))
-		unlink(log_path);
-	else
-		fprintf(stderr, "log kept: %s\n", log_path);
+	log_capture_stop(&capture);
+	log_capture_remove(&capture);
 	if (!getenv("KEEP_LOG"))
 		rmdir(tmpdir);
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	if (failures)
+	if (check_finish())
 		return 1;
 	return started == 77 ? 77 : 0;
 }

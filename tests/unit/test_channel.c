@@ -19,18 +19,7 @@
 #include "channel.h"
 #include "log.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 /* What one end of a pair has seen, and how its callbacks should behave. */
 struct side {
@@ -625,6 +614,5 @@ int main(void)
 	test_peer_close();
 	test_free_inside_on_frame();
 	test_blocking_helpers();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

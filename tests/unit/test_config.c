@@ -4,22 +4,9 @@
 
 #include <stdio.h>
 
-static int failures;
+#include "check.h"
+
 static char fixtures[PATH_MAX];
-
-__attribute__((format(printf, 2, 3)))
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!ok)
-		failures++;
-}
 
 static const char *fixture(const char *name)
 {
@@ -41,11 +28,11 @@ static void expect_file_error(const char *name, const char *at, const char *reas
 	struct config_error err;
 	int rc = config_load_file(fixture(name), &cfg, &err);
 
-	check(rc == -1, "%s is refused", name);
-	check(contains(err.text, name), "%s: message names the file: %s", name, err.text);
-	check(contains(err.text, at), "%s: message has '%s': %s", name, at, err.text);
-	check(contains(err.text, reason), "%s: message has '%s'", name, reason);
-	check(cfg.root == NULL && cfg.source == NULL && cfg.n_servers == 0,
+	check_that(rc == -1, "%s is refused", name);
+	check_that(contains(err.text, name), "%s: message names the file: %s", name, err.text);
+	check_that(contains(err.text, at), "%s: message has '%s': %s", name, at, err.text);
+	check_that(contains(err.text, reason), "%s: message has '%s'", name, reason);
+	check_that(cfg.root == NULL && cfg.source == NULL && cfg.n_servers == 0,
 	      "%s: cfg is empty after the failure", name);
 	config_free(&cfg); /* harmless after a failed load */
 }
@@ -73,7 +60,7 @@ static void expect_text_error(const char *text, const char *at, const char *reas
 	struct config_error err;
 	int rc = load_text(text, "<test>", &cfg, &err);
 
-	check(rc == -1 && contains(err.text, at) && contains(err.text, reason),
+	check_that(rc == -1 && contains(err.text, at) && contains(err.text, reason),
 	      "refused at '%s' with '%s': %s", at, reason, err.text);
 	config_free(&cfg);
 }
@@ -84,7 +71,7 @@ static void expect_text_ok(const char *text)
 	struct config_error err;
 	int rc = load_text(text, "<test>", &cfg, &err);
 
-	check(rc == 0, "accepted %s%s%s", text, rc ? ": " : "", rc ? err.text : "");
+	check_that(rc == 0, "accepted %s%s%s", text, rc ? ": " : "", rc ? err.text : "");
 	config_free(&cfg);
 }
 
@@ -94,56 +81,56 @@ static void test_full(void)
 	struct config_error err;
 
 	if (config_load_file(fixture("full.json"), &cfg, &err) != 0) {
-		check(false, "full.json loads: %s", err.text);
+		check_that(false, "full.json loads: %s", err.text);
 		return;
 	}
-	check(cfg.n_listeners == 2 && strcmp(cfg.listeners[0].address, "0.0.0.0:443") == 0 &&
+	check_that(cfg.n_listeners == 2 && strcmp(cfg.listeners[0].address, "0.0.0.0:443") == 0 &&
 	      cfg.listeners[0].kind == LISTENER_TLS &&
 	      strcmp(cfg.listeners[1].address, "[::1]:8080") == 0 &&
 	      cfg.listeners[1].kind == LISTENER_PLAIN, "full: listeners");
-	check(cfg.tls_certificate[0] == '/' &&
+	check_that(cfg.tls_certificate[0] == '/' &&
 	      contains(cfg.tls_certificate, "/tests/fixtures/config/tls/cert.pem") &&
 	      contains(cfg.tls_key, "/tests/fixtures/config/tls/key.pem"),
 	      "full: TLS paths resolved against the file's directory: %s", cfg.tls_certificate);
-	check(strcmp(cfg.public_url, "https://mcp.example.com/mcp") == 0, "full: public_url");
-	check(cfg.edge_instances == 4 && cfg.max_connections == 20000 &&
+	check_that(strcmp(cfg.public_url, "https://mcp.example.com/mcp") == 0, "full: public_url");
+	check_that(cfg.edge_instances == 4 && cfg.max_connections == 20000 &&
 	      cfg.max_header_bytes == 32768 && cfg.max_headers == 100 &&
 	      cfg.max_body_bytes == 1048576 && cfg.header_timeout_ms == 5000 &&
 	      cfg.idle_timeout_ms == 120000 && cfg.sse_keepalive_ms == 20000, "full: edge limits");
-	check(cfg.allowed_origins[0] && strcmp(cfg.allowed_origins[0], "https://app.example.com") == 0 &&
+	check_that(cfg.allowed_origins[0] && strcmp(cfg.allowed_origins[0], "https://app.example.com") == 0 &&
 	      cfg.allowed_origins[1] && cfg.allowed_origins[2] == NULL, "full: allowed_origins");
-	check(cfg.allowed_hosts[2] && strcmp(cfg.allowed_hosts[2], "[::1]:8080") == 0 &&
+	check_that(cfg.allowed_hosts[2] && strcmp(cfg.allowed_hosts[2], "[::1]:8080") == 0 &&
 	      cfg.allowed_hosts[3] == NULL, "full: allowed_hosts");
-	check(cfg.anonymous && cfg.keys_file[0] == '/' && contains(cfg.keys_file, "/keys.json"),
+	check_that(cfg.anonymous && cfg.keys_file[0] == '/' && contains(cfg.keys_file, "/keys.json"),
 	      "full: auth");
-	check(cfg.n_servers == 3, "full: three servers");
+	check_that(cfg.n_servers == 3, "full: three servers");
 
 	const struct config_server *data = &cfg.servers[0];
-	check(strcmp(data->name, "data") == 0 && strcmp(data->namespace_, "data") == 0 &&
+	check_that(strcmp(data->name, "data") == 0 && strcmp(data->namespace_, "data") == 0 &&
 	      data->kind == SERVER_BUILTIN && strcmp(data->builtin, "data") == 0 &&
 	      data->argc == 0 && data->env == NULL && !data->per_session &&
 	      data->timeout_ms == 30000, "full: builtin server, namespace defaults to the name");
-	check(json_is_object(data->settings) &&
+	check_that(json_is_object(data->settings) &&
 	      strcmp(json_string_value(json_object_get(data->settings, "bucket")), "acme-data") == 0,
 	      "full: settings passed through");
 
 	const struct config_server *gh = &cfg.servers[1];
-	check(strcmp(gh->namespace_, "gh") == 0 && gh->kind == SERVER_COMMAND && gh->argc == 3 &&
+	check_that(strcmp(gh->namespace_, "gh") == 0 && gh->kind == SERVER_COMMAND && gh->argc == 3 &&
 	      strcmp(gh->argv[0], "/usr/bin/node") == 0 && strcmp(gh->argv[2], "--stdio") == 0 &&
 	      gh->argv[3] == NULL && gh->per_session && gh->timeout_ms == 120000 &&
 	      gh->settings == NULL, "full: command server");
-	check(gh->env && strcmp(gh->env[0], "GITHUB_TOKEN=ghp_example_secret") == 0 &&
+	check_that(gh->env && strcmp(gh->env[0], "GITHUB_TOKEN=ghp_example_secret") == 0 &&
 	      strcmp(gh->env[1], "LOG_LEVEL=warn") == 0 && gh->env[2] == NULL, "full: env");
-	check(cfg.servers[2].namespace_[0] == '\0' && cfg.servers[2].timeout_ms == 60000,
+	check_that(cfg.servers[2].namespace_[0] == '\0' && cfg.servers[2].timeout_ms == 60000,
 	      "full: empty namespace allowed, timeout default");
 
-	check(cfg.restart.max_deaths == 10 && cfg.restart.window_seconds == 300 &&
+	check_that(cfg.restart.max_deaths == 10 && cfg.restart.window_seconds == 300 &&
 	      cfg.restart.max_backoff_ms == 60000 && cfg.shutdown_timeout_ms == 20000,
 	      "full: supervisor numbers");
-	check(strcmp(cfg.run_as_prefix, "mcpg_") == 0 && cfg.policy_dir[0] == '/' &&
+	check_that(strcmp(cfg.run_as_prefix, "mcpg_") == 0 && cfg.policy_dir[0] == '/' &&
 	      contains(cfg.policy_dir, "/config/tls"), "full: user_prefix, policy_dir");
-	check(strcmp(cfg.log_level, "debug") == 0 && cfg.sandbox_debug, "full: log, sandbox");
-	check(contains(cfg.source, "full.json"), "full: source");
+	check_that(strcmp(cfg.log_level, "debug") == 0 && cfg.sandbox_debug, "full: log, sandbox");
+	check_that(contains(cfg.source, "full.json"), "full: source");
 	config_free(&cfg);
 	config_free(&cfg); /* freeing twice is harmless: config_free empties the struct */
 }
@@ -154,33 +141,33 @@ static void test_defaults(void)
 	struct config_error err;
 
 	if (config_load_file(fixture("minimal-plain.json"), &cfg, &err) != 0) {
-		check(false, "minimal-plain.json loads: %s", err.text);
+		check_that(false, "minimal-plain.json loads: %s", err.text);
 		return;
 	}
-	check(cfg.n_listeners == 1 && cfg.listeners[0].kind == LISTENER_PLAIN, "defaults: listener");
-	check(strcmp(cfg.public_url, "http://127.0.0.1:8080") == 0,
+	check_that(cfg.n_listeners == 1 && cfg.listeners[0].kind == LISTENER_PLAIN, "defaults: listener");
+	check_that(strcmp(cfg.public_url, "http://127.0.0.1:8080") == 0,
 	      "defaults: public_url from the first listener: %s", cfg.public_url);
-	check(cfg.edge_instances == 1 && cfg.max_connections == 10000 &&
+	check_that(cfg.edge_instances == 1 && cfg.max_connections == 10000 &&
 	      cfg.max_header_bytes == 16384 && cfg.max_headers == 64 &&
 	      cfg.max_body_bytes == 4 * 1024 * 1024 && cfg.header_timeout_ms == 10000 &&
 	      cfg.idle_timeout_ms == 60000 && cfg.sse_keepalive_ms == 15000, "defaults: edge");
-	check(cfg.allowed_origins[0] == NULL && cfg.allowed_hosts[0] == NULL,
+	check_that(cfg.allowed_origins[0] == NULL && cfg.allowed_hosts[0] == NULL,
 	      "defaults: no origin/host lists");
-	check(!cfg.anonymous && cfg.keys_file[0] == '\0' && cfg.tls_certificate[0] == '\0',
+	check_that(!cfg.anonymous && cfg.keys_file[0] == '\0' && cfg.tls_certificate[0] == '\0',
 	      "defaults: auth and tls");
-	check(cfg.n_servers == 0 && cfg.restart.max_deaths == 5 &&
+	check_that(cfg.n_servers == 0 && cfg.restart.max_deaths == 5 &&
 	      cfg.restart.window_seconds == 60 && cfg.restart.max_backoff_ms == 30000 &&
 	      cfg.shutdown_timeout_ms == 10000, "defaults: supervisor");
-	check(strcmp(cfg.run_as_prefix, "mcpgate-") == 0 && strcmp(cfg.log_level, "info") == 0 &&
+	check_that(strcmp(cfg.run_as_prefix, "mcpgate-") == 0 && strcmp(cfg.log_level, "info") == 0 &&
 	      !cfg.sandbox_debug && cfg.policy_dir[0] == '\0', "defaults: prefix, log, sandbox");
 	config_free(&cfg);
 
 	/* A slice needs no TLS files: the empty document gets the default TLS listener. */
 	if (load_text("{}", "<test>", &cfg, &err) != 0) {
-		check(false, "empty slice loads: %s", err.text);
+		check_that(false, "empty slice loads: %s", err.text);
 		return;
 	}
-	check(cfg.n_listeners == 1 && strcmp(cfg.listeners[0].address, "127.0.0.1:8443") == 0 &&
+	check_that(cfg.n_listeners == 1 && strcmp(cfg.listeners[0].address, "127.0.0.1:8443") == 0 &&
 	      cfg.listeners[0].kind == LISTENER_TLS &&
 	      strcmp(cfg.public_url, "https://127.0.0.1:8443") == 0,
 	      "defaults: one TLS listener on 127.0.0.1:8443");
@@ -188,10 +175,10 @@ static void test_defaults(void)
 
 	if (load_text("{\"listen\": [{\"address\": \"[::]:443\", \"tls\": true}]}", "<test>",
 	              &cfg, &err) == 0)
-		check(strcmp(cfg.public_url, "https://localhost:443") == 0,
+		check_that(strcmp(cfg.public_url, "https://localhost:443") == 0,
 		      "defaults: a wildcard listener gives a localhost URL: %s", cfg.public_url);
 	else
-		check(false, "wildcard listener loads: %s", err.text);
+		check_that(false, "wildcard listener loads: %s", err.text);
 	config_free(&cfg);
 }
 
@@ -235,7 +222,7 @@ static void test_size_cap(void)
 	struct config_error err;
 
 	if (fd < 0) {
-		check(false, "mkstemp: %s", strerror(errno));
+		check_that(false, "mkstemp: %s", strerror(errno));
 		return;
 	}
 	/* Valid JSON (whitespace padding) just over the cap: refused for size, not syntax. */
@@ -247,7 +234,7 @@ static void test_size_cap(void)
 	close(fd);
 	int rc = config_load_file(path, &cfg, &err);
 	unlink(path);
-	check(written && rc == -1 && contains(err.text, "larger than 1048576 bytes"),
+	check_that(written && rc == -1 && contains(err.text, "larger than 1048576 bytes"),
 	      "a file over 1 MiB is refused: %s", err.text);
 	config_free(&cfg);
 }
@@ -344,7 +331,7 @@ static void test_syntax_rules(void)
 	struct config_error err;
 	int rc = load_text("{\"listen\": [{\"address\": \"127.0.0.1:1\", \"tls\": false}], "
 	                   "\"servers\": [{\"name\": \"x\"}]}", "inline.json", &cfg, &err);
-	check(rc == -1 && contains(err.text, "inline.json: at $.servers[0]: needs one of"),
+	check_that(rc == -1 && contains(err.text, "inline.json: at $.servers[0]: needs one of"),
 	      "file mode requires builtin or command: %s", err.text);
 	config_free(&cfg);
 }
@@ -356,13 +343,13 @@ static void test_message_hygiene(void)
 	struct config_error err;
 
 	load_text("{\"edge\": {\"\\u001b[31mred\": 1}}", "<test>", &cfg, &err);
-	check(!strchr(err.text, 0x1b) && contains(err.text, "\\x1b[31mred"),
+	check_that(!strchr(err.text, 0x1b) && contains(err.text, "\\x1b[31mred"),
 	      "control characters in a key are escaped: %s", err.text);
 	config_free(&cfg);
 
 	load_text("{\"servers\": [{\"name\": \"x\", \"builtin\": \"ai\", "
 	          "\"env\": {\"1BAD\": \"hunter2\"}}]}", "<test>", &cfg, &err);
-	check(contains(err.text, "$.servers[0].env[\"1BAD\"]") && !contains(err.text, "hunter2"),
+	check_that(contains(err.text, "$.servers[0].env[\"1BAD\"]") && !contains(err.text, "hunter2"),
 	      "a bad env name is reported without its value: %s", err.text);
 	config_free(&cfg);
 
@@ -372,7 +359,7 @@ static void test_message_hygiene(void)
 	char doc[512];
 	snprintf(doc, sizeof doc, "{\"log\": {\"level\": \"%s\"}}", long_value);
 	load_text(doc, "<test>", &cfg, &err);
-	check(contains(err.text, "...") && strlen(err.text) < 200,
+	check_that(contains(err.text, "...") && strlen(err.text) < 200,
 	      "a long offending value is shortened (%zu bytes)", strlen(err.text));
 	config_free(&cfg);
 }
@@ -396,56 +383,56 @@ static void test_slices(void)
 	struct config_error err;
 
 	if (config_load_file(fixture("full.json"), &cfg, &err) != 0) {
-		check(false, "full.json loads for slices: %s", err.text);
+		check_that(false, "full.json loads for slices: %s", err.text);
 		return;
 	}
 
 	json_t *edge = config_slice_for_role(&cfg, "edge");
-	check(edge && !json_object_get(edge, "tls") && !json_object_get(edge, "servers") &&
+	check_that(edge && !json_object_get(edge, "tls") && !json_object_get(edge, "servers") &&
 	      !json_object_get(edge, "auth") && !json_object_get(edge, "supervisor") &&
 	      json_object_get(edge, "listen") && json_object_get(edge, "log"),
 	      "edge slice: listen, edge, log; no tls paths, servers, auth, supervisor");
 	if (edge && config_from_json(edge, "<edge slice>", &back, &err) == 0) {
-		check(back.n_listeners == 2 && back.edge_instances == 4 &&
+		check_that(back.n_listeners == 2 && back.edge_instances == 4 &&
 		      back.max_connections == 20000 && strcmp(back.public_url, cfg.public_url) == 0 &&
 		      back.allowed_origins[1] && back.sandbox_debug &&
 		      strcmp(back.log_level, "debug") == 0 && back.tls_certificate[0] == '\0',
 		      "edge slice loads back with the same values");
 		config_free(&back);
 	} else {
-		check(false, "edge slice loads back: %s", err.text);
+		check_that(false, "edge slice loads back: %s", err.text);
 	}
 	json_decref(edge);
 
 	json_t *auth = config_slice_for_role(&cfg, "auth");
-	check(auth && json_object_get(auth, "auth") && !json_object_get(auth, "servers") &&
+	check_that(auth && json_object_get(auth, "auth") && !json_object_get(auth, "servers") &&
 	      !json_object_get(auth, "listen") && !json_object_get(auth, "tls"),
 	      "auth slice: auth only");
 	if (auth && config_from_json(auth, "<auth slice>", &back, &err) == 0) {
-		check(back.anonymous && strcmp(back.keys_file, cfg.keys_file) == 0 &&
+		check_that(back.anonymous && strcmp(back.keys_file, cfg.keys_file) == 0 &&
 		      strcmp(back.public_url, cfg.public_url) == 0,
 		      "auth slice loads back: resolved keys_file %s", back.keys_file);
 		config_free(&back);
 	} else {
-		check(false, "auth slice loads back: %s", err.text);
+		check_that(false, "auth slice loads back: %s", err.text);
 	}
 	json_decref(auth);
 
 	json_t *router = config_slice_for_role(&cfg, "router");
 	json_t *servers = json_object_get(router, "servers");
-	check(json_array_size(servers) == 3 && !has_key_anywhere(servers, "env") &&
+	check_that(json_array_size(servers) == 3 && !has_key_anywhere(servers, "env") &&
 	      !has_key_anywhere(servers, "command") && !json_object_get(router, "auth") &&
 	      !json_object_get(router, "edge") && !json_object_get(router, "supervisor"),
 	      "router slice: servers without env and command");
 	char *dump = router ? json_dumps(router, JSON_COMPACT) : NULL;
-	check(dump && !contains(dump, "ghp_example_secret") && !contains(dump, "/usr/bin/node"),
+	check_that(dump && !contains(dump, "ghp_example_secret") && !contains(dump, "/usr/bin/node"),
 	      "router slice carries no env value or command anywhere");
 	free(dump);
 	/* The supervisor's document keeps them: the slice is a copy. */
-	check(cfg.servers[1].env && json_object_get(json_array_get(json_object_get(cfg.root,
+	check_that(cfg.servers[1].env && json_object_get(json_array_get(json_object_get(cfg.root,
 	      "servers"), 1), "env"), "router slice did not strip the supervisor's document");
 	if (router && config_from_json(router, "<router slice>", &back, &err) == 0) {
-		check(back.n_servers == 3 && back.servers[0].kind == SERVER_BUILTIN &&
+		check_that(back.n_servers == 3 && back.servers[0].kind == SERVER_BUILTIN &&
 		      back.servers[1].kind == SERVER_COMMAND && back.servers[1].argc == 0 &&
 		      back.servers[1].argv[0] == NULL && back.servers[1].env == NULL &&
 		      strcmp(back.servers[1].namespace_, "gh") == 0 && back.servers[1].per_session &&
@@ -453,38 +440,38 @@ static void test_slices(void)
 		      "router slice loads back: names, namespaces, kinds, timeouts");
 		config_free(&back);
 	} else {
-		check(false, "router slice loads back: %s", err.text);
+		check_that(false, "router slice loads back: %s", err.text);
 	}
 	json_decref(router);
 
 	json_t *gh = config_slice_for_role(&cfg, "server:github");
-	check(gh && json_array_size(json_object_get(gh, "servers")) == 1 &&
+	check_that(gh && json_array_size(json_object_get(gh, "servers")) == 1 &&
 	      !json_object_get(gh, "auth") && !json_object_get(gh, "listen"),
 	      "server:github slice: only that server");
 	if (gh && config_from_json(gh, "<server:github slice>", &back, &err) == 0) {
-		check(back.n_servers == 1 && strcmp(back.servers[0].name, "github") == 0 &&
+		check_that(back.n_servers == 1 && strcmp(back.servers[0].name, "github") == 0 &&
 		      back.servers[0].argc == 3 && back.servers[0].env != NULL,
 		      "server:github slice loads back with its command and env");
 		config_free(&back);
 	} else {
-		check(false, "server:github slice loads back: %s", err.text);
+		check_that(false, "server:github slice loads back: %s", err.text);
 	}
 	json_decref(gh);
 
 	json_t *data = config_slice_for_role(&cfg, "server:data");
 	if (data && config_from_json(data, "<server:data slice>", &back, &err) == 0) {
-		check(back.n_servers == 1 && json_is_object(back.servers[0].settings) &&
+		check_that(back.n_servers == 1 && json_is_object(back.servers[0].settings) &&
 		      json_array_size(json_object_get(back.servers[0].settings, "tables")) == 1,
 		      "server:data slice loads back with its settings");
 		config_free(&back);
 	} else {
-		check(false, "server:data slice loads back: %s", data ? err.text : "NULL");
+		check_that(false, "server:data slice loads back: %s", data ? err.text : "NULL");
 	}
 	json_decref(data);
 
-	check(config_slice_for_role(&cfg, "server:nope") == NULL, "unknown server -> NULL");
-	check(config_slice_for_role(&cfg, "supervisor") == NULL, "unknown role -> NULL");
-	check(config_slice_for_role(&cfg, "") == NULL, "empty role -> NULL");
+	check_that(config_slice_for_role(&cfg, "server:nope") == NULL, "unknown server -> NULL");
+	check_that(config_slice_for_role(&cfg, "supervisor") == NULL, "unknown role -> NULL");
+	check_that(config_slice_for_role(&cfg, "") == NULL, "empty role -> NULL");
 	config_free(&cfg);
 }
 
@@ -503,6 +490,5 @@ int main(int argc, char **argv)
 	test_syntax_rules();
 	test_message_hygiene();
 	test_slices();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -16,28 +16,17 @@
 
 #include "../../lib/aws/credentials.c"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-	fflush(stdout); \
-} while (0)
+#include "check.h"
+#include "log_capture.h"
+#include "node_double.h"
 
 /* Issued credentials live EXPIRES s; the provider refreshes MARGIN s before expiry, so a
  * refresh lands 2-3 s after a fetch, 2 s before the credentials stop being handed out. */
 #define EXPIRES 10
 #define MARGIN 7
 
-static pid_t double_pid = -1;
-static int double_stdin = -1;
-static int double_port;
+/* The credential doubles (tests/fixtures/aws-doubles.mjs): container endpoint, IMDS, STS. */
+static struct node_double creds_double = NODE_DOUBLE_INIT;
 static struct event_base *base;
 static struct aws_http *http;
 static char tmpdir[] = "/tmp/mcpgate-test-credentials-XXXXXX";
@@ -76,58 +65,6 @@ static void write_file(const char *path, const char *text)
 
 /* ---- the doubles ---- */
 
-/* Returns 0, or 77 when node is not installed (the test is then skipped), or -1. */
-static int start_double(const char *root)
-{
-	char script[4096];
-	snprintf(script, sizeof script, "%s/tests/fixtures/aws-doubles.mjs", root);
-	int out[2], in[2];
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0)
-		return -1;
-	double_pid = fork();
-	if (double_pid < 0)
-		return -1;
-	if (double_pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		execlp("node", "node", script, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	double_stdin = in[1];
-	char line[64] = { 0 };
-	size_t n = 0;
-	double deadline = now_ms() + 15000;
-	while (n < sizeof line - 1 && !strchr(line, '\n') && now_ms() < deadline) {
-		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
-		if (poll(&pfd, 1, 500) <= 0)
-			continue;
-		ssize_t r = read(out[0], line + n, sizeof line - 1 - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(out[0]);
-	if (sscanf(line, "PORT %d", &double_port) == 1 && double_port > 0)
-		return 0;
-	int status = 0;
-	kill(double_pid, SIGTERM);
-	waitpid(double_pid, &status, 0);
-	double_pid = -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? 77 : -1;
-}
-
-static void stop_double(void)
-{
-	if (double_pid <= 0)
-		return;
-	close(double_stdin);
-	kill(double_pid, SIGTERM);
-	waitpid(double_pid, NULL, 0);
-	double_pid = -1;
-}
-
 static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
 {
 	char *buf = arg;
@@ -143,7 +80,7 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
 static long raw_request(const char *method, const char *path, const char *h1, const char *h2, char *body)
 {
 	char url[512];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", double_port, path);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", creds_double.port, path);
 	CURL *e = curl_easy_init();
 	struct curl_slist *hl = NULL;
 	if (h1)
@@ -420,7 +357,7 @@ static void test_imds(void)
 {
 	clear_env();
 	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/", double_port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/", creds_double.port);
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url, 1);
 	long puts0 = control("", "imds_token_put"), creds0 = control("", "imds_creds_get");
 	struct aws_cred_provider *p = provider();
@@ -462,7 +399,7 @@ static void test_container(void)
 {
 	clear_env();
 	char url[128], file[256];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/container/creds", double_port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/container/creds", creds_double.port);
 	snprintf(file, sizeof file, "%s/container-token", tmpdir);
 	write_file(file, "container-auth-token-1\n");
 	control("containerToken=container-auth-token-1", NULL);
@@ -524,7 +461,7 @@ static void test_web_identity(void)
 {
 	clear_env();
 	char url[128], file[256];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/sts", double_port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/sts", creds_double.port);
 	snprintf(file, sizeof file, "%s/web-identity-token", tmpdir);
 	const char *jwt1 = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bWNwZ2F0ZTpkYXRhIn0.c2lnLTE";
 	const char *jwt2 = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bWNwZ2F0ZTpkYXRhIn0.c2lnLTI";
@@ -577,7 +514,7 @@ static void test_never_blocks(void)
 {
 	clear_env();
 	char url[128];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/container/creds", double_port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/container/creds", creds_double.port);
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-auth-token-3", 1);
 	control("containerToken=container-auth-token-3&delayMs=1500", NULL);
@@ -606,23 +543,13 @@ static void test_never_blocks(void)
 
 /* ---- no secret reaches the log ---- */
 
-static void check_log(const char *path)
+static void check_log(const struct log_capture *capture)
 {
-	size_t cap = 1 << 20;
-	char *log = calloc(1, cap + 1);
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(log, 1, cap, f) : 0;
-	if (f)
-		fclose(f);
-	log[n] = '\0';
-	const char *secrets[] = { "doublesecret", "doubletoken", "container-auth-token", "eyJhbGci",
-	                          "wJalrXUtnFEMI", "envtoken" };
-	bool clean = true;
-	for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
-		if (strstr(log, secrets[i])) {
-			printf("     the log holds %s...\n", secrets[i]);
-			clean = false;
-		}
+	size_t n;
+	char *log = log_capture_read(capture, 1 << 20, &n);
+	static const char *const secrets[] = { "doublesecret", "doubletoken", "container-auth-token",
+	                                       "eyJhbGci", "wJalrXUtnFEMI", "envtoken" };
+	bool clean = log_holds_none(log, secrets, sizeof secrets / sizeof secrets[0]);
 	CHECK(n > 0 && strstr(log, "aws_credentials_fetched") && strstr(log, "aws_credentials_fetch_failed"),
 	      "the log records fetches and failures (%zu bytes)", n);
 	CHECK(strstr(log, "\"AccessDenied\"") != NULL, "STS error code logged for the operator");
@@ -644,11 +571,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* Everything the library logs goes to a file, read back at the end. */
-	char log_path[128];
-	snprintf(log_path, sizeof log_path, "%s/log", tmpdir);
-	int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int saved_stderr = dup(2);
-	dup2(log_fd, 2);
+	struct log_capture capture;
+	if (log_capture_start(&capture, tmpdir) != 0) {
+		perror("log capture");
+		return 2;
+	}
 
 	base = event_base_new();
 	http = aws_http_new(base);
@@ -659,11 +586,11 @@ int main(int argc, char **argv)
 	test_endpoints();
 	test_environment_source();
 
-	int started = start_double(argv[1]);
+	int started = node_double_start(&creds_double, argv[1], "aws-doubles.mjs");
 	if (started == 77) {
 		printf("SKIP: node is not installed; the loopback tests need it\n");
 	} else {
-		CHECK(started == 0, "doubles listening on 127.0.0.1:%d", double_port);
+		CHECK(started == 0, "doubles listening on 127.0.0.1:%d", creds_double.port);
 	}
 	if (started == 0) {
 		test_doubles_enforce();
@@ -671,23 +598,21 @@ int main(int argc, char **argv)
 		test_container();
 		test_web_identity();
 		test_never_blocks();
-		stop_double();
-		check_log(log_path);
+		node_double_stop(&creds_double);
+		check_log(&capture);
 	}
 	aws_http_free(http);
 	event_base_free(base);
 	curl_global_cleanup();
-	dup2(saved_stderr, 2);
-	close(log_fd);
-	if (!getenv("KEEP_LOG")) unlink(log_path);
+	log_capture_stop(&capture);
+	log_capture_remove(&capture);
 	char path[256];
 	snprintf(path, sizeof path, "%s/container-token", tmpdir);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/web-identity-token", tmpdir);
 	unlink(path);
 	rmdir(tmpdir);
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	if (failures)
+	if (check_finish())
 		return 1;
 	return started == 77 ? 77 : 0;
 }

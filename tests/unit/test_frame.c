@@ -7,18 +7,7 @@
 
 #include "frame.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 /* Quietly counted checks for loops with thousands of cases; one summary line each. */
 #define EXPECT(cond) do { if (!(cond)) { loop_bad++; \
@@ -335,6 +324,5 @@ int main(void)
 	test_partial_input();
 	test_check_header();
 	test_names();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -7,18 +7,7 @@
 
 #include "jsonrpc_check.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 static void *xmalloc(size_t n)
 {
@@ -389,6 +378,5 @@ int main(void)
 	test_not_messages();
 	test_depth();
 	test_batches();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

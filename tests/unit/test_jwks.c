@@ -20,18 +20,7 @@
 #include "jwks.h"
 #include "log.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 static mbedtls_ctr_drbg_context drbg;
 static mbedtls_entropy_context entropy;
@@ -693,6 +682,5 @@ int main(void)
 	event_base_free(base);
 	mbedtls_ctr_drbg_free(&drbg);
 	mbedtls_entropy_free(&entropy);
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -20,18 +20,7 @@
 #include "jwt.h"
 #include "log.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 #define ISSUER "https://issuer.example.com/pool_1"
 #define RESOURCE "https://mcp.example.com/mcp"
@@ -893,6 +882,5 @@ int main(void)
 	mbedtls_pk_free(&ec_other);
 	mbedtls_ctr_drbg_free(&drbg);
 	mbedtls_entropy_free(&entropy);
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -6,15 +6,14 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-static int failures;
+#include "check.h"
+
 static char groups_text[65536];
 static const char *policy_dir;
 
 static void check(bool ok, const char *what)
 {
-	printf("%s %s\n", ok ? "ok" : "FAIL", what);
-	if (!ok)
-		failures++;
+	check_that(ok, "%s", what);
 }
 
 static bool read_policy(const char *name, char *buf, size_t cap)
@@ -250,6 +249,5 @@ int main(int argc, char **argv)
 	test_errors();
 	test_optional_names();
 	test_filters_when_loaded();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -8,18 +8,7 @@
 #include "names.h"
 #include "rbac.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -300,6 +289,5 @@ int main(int argc, char **argv)
 	test_overrides(defaults, len);
 	test_filter_equals_decision(defaults, len);
 	test_errors();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -6,12 +6,7 @@
 
 #include "lines.h"
 
-static int failures;
-
-#define CHECK(cond, label) do { \
-	if (cond) printf("ok %s\n", label); \
-	else { printf("FAIL %s (%s:%d)\n", label, __FILE__, __LINE__); failures++; } \
-} while (0)
+#include "check.h"
 
 static enum line_result next(struct line_reader *lr, struct evbuffer *in, char *out, size_t cap,
                              size_t *len)
@@ -75,7 +70,5 @@ int main(void)
 	free(line);
 
 	evbuffer_free(in);
-	if (failures)
-		printf("%d FAILED\n", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -7,12 +7,7 @@
 #include "catalog.h"
 #include "names.h"
 
-static int failures;
-
-#define CHECK(cond, label) do { \
-	if (cond) printf("ok %s\n", label); \
-	else { printf("FAIL %s (%s:%d)\n", label, __FILE__, __LINE__); failures++; } \
-} while (0)
+#include "check.h"
 
 static void names(void)
 {
@@ -192,7 +187,5 @@ int main(void)
 	catalog();
 	filtering();
 	templates();
-	if (failures)
-		printf("%d FAILED\n", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

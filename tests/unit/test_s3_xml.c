@@ -8,18 +8,7 @@
 
 #include "../../lib/aws/s3_xml.c"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 #define NS "http://s3.amazonaws.com/doc/2006-03-01/"
 /* The fields every valid document here needs, before and after the interesting part. */
@@ -629,6 +618,5 @@ int main(void)
 	test_garbage();
 	test_error_buffer();
 	test_helpers();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

@@ -21,7 +21,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static int failures;
+#include "check.h"
+
 static char groups_text[65536];
 static char policy_texts[5][32768];
 static const char *const role_names[] = { "edge", "auth", "router", "server", "thirdparty" };
@@ -29,9 +30,7 @@ static bool as_root;
 
 static void check(bool ok, const char *what)
 {
-	printf("%s %s\n", ok ? "ok" : "FAIL", what);
-	if (!ok)
-		failures++;
+	check_that(ok, "%s", what);
 }
 
 static void skip(const char *what, const char *why)
@@ -841,6 +840,5 @@ int main(int argc, char **argv)
 	test_workload("router");
 	test_workload("auth");
 	rmdir(dir);
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

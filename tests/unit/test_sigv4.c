@@ -9,18 +9,7 @@
 
 #include "../../lib/aws/sigv4.c"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 #define MAX_FILE (64 * 1024)
 
@@ -656,6 +645,5 @@ int main(int argc, char **argv)
 	test_queries();
 	test_headers_and_tokens();
 	test_key_cache();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

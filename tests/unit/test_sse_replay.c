@@ -7,18 +7,7 @@
 
 #include "sse_replay.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		printf("ok   "); \
-	} else { \
-		printf("FAIL "); \
-		failures++; \
-	} \
-	printf(__VA_ARGS__); \
-	printf("  [%s]\n", #cond); \
-} while (0)
+#include "check.h"
 
 /* What sse_replay_since emitted: the seqs in order and the bytes in total. */
 struct collected {
@@ -233,6 +222,5 @@ int main(void)
 	test_count_bound();
 	test_byte_bound();
 	test_parse_event_id();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	return check_finish();
 }

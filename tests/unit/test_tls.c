@@ -39,21 +39,7 @@
 
 extern char **environ;
 
-static int failures;
-
-__attribute__((format(printf, 2, 3)))
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("%s - ", ok ? "ok" : "FAIL");
-	vprintf(fmt, ap);
-	printf("\n");
-	fflush(stdout);
-	va_end(ap);
-	if (!ok)
-		failures++;
-}
+#include "check.h"
 
 static uint64_t now_ms(void)
 {
@@ -573,7 +559,7 @@ static void expect_ok_with(int port, const char *ca, const char *const extra[], 
 	int r = s_client(port, ca, extra, &res);
 	bool ok = r == 0 && res.status == 0 && strstr(res.out, "hello tls\nBYE\n") &&
 	          has(&res, want) && has(&res, "TLSv1.2") && (!also || has(&res, also));
-	check(ok, "%s: handshake with %s%s%s, echo, graceful close (exit %d)", what, suite,
+	check_that(ok, "%s: handshake with %s%s%s, echo, graceful close (exit %d)", what, suite,
 	      also ? ", " : "", also ? also : "", res.status);
 	if (!ok)
 		fprintf(stderr, "--- stdout\n%.3000s\n--- stderr\n%.3000s\n", res.out, res.err);
@@ -591,7 +577,7 @@ static void expect_refused(int port, const char *const extra[], const char *aler
 	static struct run_result res;
 	int r = s_client(port, NULL, extra, &res);
 	bool ok = r == 0 && res.status != 0 && has(&res, alert) && !strstr(res.out, "hello tls");
-	check(ok, "%s refused by the server (\"%s\", exit %d)", what, alert, res.status);
+	check_that(ok, "%s refused by the server (\"%s\", exit %d)", what, alert, res.status);
 	if (!ok)
 		fprintf(stderr, "--- stdout\n%.3000s\n--- stderr\n%.3000s\n", res.out, res.err);
 }
@@ -914,33 +900,33 @@ static void test_context_errors(void)
 	struct tls_context *ctx;
 
 	ctx = tls_context_new(ec_id.cert, ec_id.key, &err);
-	check(ctx && !err, "ECDSA P-256 context builds");
+	check_that(ctx && !err, "ECDSA P-256 context builds");
 	tls_context_free(ctx);
 	ctx = tls_context_new(rsa_id.cert, rsa_id.key, &err);
-	check(ctx && !err, "RSA 2048 context builds");
+	check_that(ctx && !err, "RSA 2048 context builds");
 	tls_context_free(ctx);
 
 	ctx = tls_context_new(ec_id.cert, rsa_id.key, &err);
-	check(!ctx && err && strstr(err, "does not match"), "mismatched key refused: %s", err);
+	check_that(!ctx && err && strstr(err, "does not match"), "mismatched key refused: %s", err);
 	ctx = tls_context_new("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
 	                      ec_id.key, &err);
-	check(!ctx && err && strstr(err, "certificate"), "garbage certificate refused: %s", err);
+	check_that(!ctx && err && strstr(err, "certificate"), "garbage certificate refused: %s", err);
 	ctx = tls_context_new(ec_id.cert, "not a key", &err);
-	check(!ctx && err && strstr(err, "private key"), "garbage key refused: %s", err);
+	check_that(!ctx && err && strstr(err, "private key"), "garbage key refused: %s", err);
 	ctx = tls_context_new("", "", &err);
-	check(!ctx && err, "empty PEM refused: %s", err);
-	check(err && !strstr(err, "PRIVATE"), "error messages carry no key text");
+	check_that(!ctx && err, "empty PEM refused: %s", err);
+	check_that(err && !strstr(err, "PRIVATE"), "error messages carry no key text");
 
 	if (make_identity(&bad, KEY_RSA1024, "20991231235959") == 0) {
 		ctx = tls_context_new(bad.cert, bad.key, &err);
-		check(!ctx && err && strstr(err, "2048"), "RSA 1024 refused: %s", err);
+		check_that(!ctx && err && strstr(err, "2048"), "RSA 1024 refused: %s", err);
 	}
 	if (make_identity(&bad, KEY_EC_P521, "20991231235959") == 0) {
 		ctx = tls_context_new(bad.cert, bad.key, &err);
-		check(!ctx && err && strstr(err, "P-256"), "EC P-521 refused: %s", err);
+		check_that(!ctx && err && strstr(err, "P-256"), "EC P-521 refused: %s", err);
 	}
 	unsigned char r1[64] = { 0 }, r2[64] = { 0 };
-	check(tls_random(r1, sizeof r1) == 0 && tls_random(r2, sizeof r2) == 0 &&
+	check_that(tls_random(r1, sizeof r1) == 0 && tls_random(r2, sizeof r2) == 0 &&
 	      memcmp(r1, r2, sizeof r1) != 0, "tls_random gives fresh bytes");
 }
 
@@ -949,13 +935,13 @@ static void test_openssl_policy(struct tls_context *ec, struct tls_context *rsa)
 	struct server srv;
 	struct echo_opts opts = { 0 };
 	if (server_init(&srv) != 0) {
-		check(0, "server init");
+		check_that(0, "server init");
 		return;
 	}
 	int ec_port = server_listen(&srv, ec, &opts);
 	int rsa_port = server_listen(&srv, rsa, &opts);
 	if (ec_port < 0 || rsa_port < 0 || server_start(&srv) != 0) {
-		check(0, "server start");
+		check_that(0, "server start");
 		return;
 	}
 	const char *ec_ca = ec_id.cert_path, *rsa_ca = rsa_id.cert_path;
@@ -988,7 +974,7 @@ static void test_openssl_policy(struct tls_context *ec, struct tls_context *rsa)
 
 	static struct run_result res;
 	s_client(ec_port, ec_ca, (const char *[]){ "-alpn", "h2,http/1.1", NULL }, &res);
-	check(res.status == 0 && has(&res, "ALPN protocol: http/1.1"), "ALPN h2,http/1.1 selects http/1.1");
+	check_that(res.status == 0 && has(&res, "ALPN protocol: http/1.1"), "ALPN h2,http/1.1 selects http/1.1");
 
 	/* Old protocols: allowed on the client side with SECLEVEL=0, so a refusal is ours. */
 	expect_refused(ec_port, (const char *[]){ "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", NULL },
@@ -1013,14 +999,14 @@ static void test_openssl_policy(struct tls_context *ec, struct tls_context *rsa)
 	/* No resumption: every reconnect is a full handshake. */
 	s_client(ec_port, ec_ca, (const char *[]){ "-reconnect", "-no_ticket", NULL }, &res);
 	bool any_new = strstr(res.out, "New, TLSv1.2") != NULL;
-	check(any_new && !strstr(res.out, "Reused,"), "no session resumption across reconnects");
+	check_that(any_new && !strstr(res.out, "Reused,"), "no session resumption across reconnects");
 	s_client(ec_port, ec_ca, NULL, &res);
-	check(res.status == 0 && !has(&res, "TLS session ticket:"), "no session ticket issued");
+	check_that(res.status == 0 && !has(&res, "TLS session ticket:"), "no session ticket issued");
 
 	server_stop(&srv);
-	check(srv.write_errors == 0, "server: no refused writes (%u)", srv.write_errors);
-	check(srv.alpn_http11 >= 2, "server: ALPN http/1.1 seen by the owner (%u)", srv.alpn_http11);
-	check(DELTA(&srv, handshakes_failed) >= 8, "server: refusals counted as failed handshakes (%llu)",
+	check_that(srv.write_errors == 0, "server: no refused writes (%u)", srv.write_errors);
+	check_that(srv.alpn_http11 >= 2, "server: ALPN http/1.1 seen by the owner (%u)", srv.alpn_http11);
+	check_that(DELTA(&srv, handshakes_failed) >= 8, "server: refusals counted as failed handshakes (%llu)",
 	      (unsigned long long)DELTA(&srv, handshakes_failed));
 }
 
@@ -1071,11 +1057,11 @@ static void test_renegotiation(struct tls_context *ec)
 	bool asked = has(&res, "RENEGOTIATING");
 	bool echoed_first = strstr(res.out, "hello one") != NULL;
 	bool refused = has(&res, "no renegotiation");
-	check(r == 0 && asked && echoed_first && refused && !strstr(res.out, "hello two"),
+	check_that(r == 0 && asked && echoed_first && refused && !strstr(res.out, "hello two"),
 	      "renegotiation refused (asked %d, refused %d)", asked, refused);
 	if (!(asked && refused))
 		fprintf(stderr, "--- stdout\n%.3000s\n--- stderr\n%.3000s\n", res.out, res.err);
-	check(DELTA(&srv, handshakes_ok) == 1, "exactly one handshake on the server (%llu)",
+	check_that(DELTA(&srv, handshakes_ok) == 1, "exactly one handshake on the server (%llu)",
 	      (unsigned long long)DELTA(&srv, handshakes_ok));
 }
 
@@ -1095,7 +1081,7 @@ static void test_curl(struct tls_context *ec)
 	const char *ok_argv[] = { "curl", "-sS", "-v", "--http1.1", "--cacert", ec_id.cert_path,
 	                          "--resolve", resolve, url, NULL };
 	int r = run_cmd(ok_argv, "", &res, NULL, NULL);
-	check(r == 0 && res.status == 0 && strstr(res.out, "GET /echo HTTP/1.1") &&
+	check_that(r == 0 && res.status == 0 && strstr(res.out, "GET /echo HTTP/1.1") &&
 	      strstr(res.err, "ALPN: server accepted http/1.1") && strstr(res.err, "TLSv1.2"),
 	      "curl: verified TLS 1.2, ALPN http/1.1, request echoed (exit %d)", res.status);
 	if (res.status != 0)
@@ -1103,7 +1089,7 @@ static void test_curl(struct tls_context *ec)
 	const char *v13_argv[] = { "curl", "-sS", "--tlsv1.3", "--cacert", ec_id.cert_path,
 	                           "--resolve", resolve, url, NULL };
 	r = run_cmd(v13_argv, "", &res, NULL, NULL);
-	check(r == 0 && res.status == 35, "curl --tlsv1.3 refused (exit %d)", res.status);
+	check_that(r == 0 && res.status == 35, "curl --tlsv1.3 refused (exit %d)", res.status);
 	server_stop(&srv);
 }
 
@@ -1130,18 +1116,18 @@ static void test_bulk(struct tls_context *ec, struct tls_context *rsa)
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		uint64_t t0 = now_ms();
 		echo_job_run(&jobs[i]);
-		check(jobs[i].rc == 0, "1 MiB echoed intact both ways over %s, small buffers (%llu ms) %s",
+		check_that(jobs[i].rc == 0, "1 MiB echoed intact both ways over %s, small buffers (%llu ms) %s",
 		      jobs[i].ca_pem ? (i == 0 ? "TLS/ECDSA" : "TLS/RSA") : "plain TCP",
 		      (unsigned long long)(now_ms() - t0), jobs[i].why);
 	}
 	server_stop(&srv);
-	check(DELTA(&srv, want_write) > 0, "WANT_WRITE / partial writes happened (%llu)",
+	check_that(DELTA(&srv, want_write) > 0, "WANT_WRITE / partial writes happened (%llu)",
 	      (unsigned long long)DELTA(&srv, want_write));
-	check(DELTA(&srv, readable_refires) > 0, "on_readable re-fired for buffered TLS input (%llu)",
+	check_that(DELTA(&srv, readable_refires) > 0, "on_readable re-fired for buffered TLS input (%llu)",
 	      (unsigned long long)DELTA(&srv, readable_refires));
-	check(srv.pauses > 0, "output limit made the owner pause reading (%u)", srv.pauses);
-	check(srv.write_errors == 0, "no write refused after sizing reads by conn_write_room");
-	check(srv.reasons[CONN_CLOSED_LOCAL] == 3, "all three ended by graceful close (%u)",
+	check_that(srv.pauses > 0, "output limit made the owner pause reading (%u)", srv.pauses);
+	check_that(srv.write_errors == 0, "no write refused after sizing reads by conn_write_room");
+	check_that(srv.reasons[CONN_CLOSED_LOCAL] == 3, "all three ended by graceful close (%u)",
 	      srv.reasons[CONN_CLOSED_LOCAL]);
 }
 
@@ -1176,7 +1162,7 @@ static void test_coalescing(struct tls_context *ec)
 				break;
 			}
 		}
-		check(got == 10000 && reads <= 2, "%s: 1000 ten-byte writes arrive in %d read(s)",
+		check_that(got == 10000 && reads <= 2, "%s: 1000 ten-byte writes arrive in %d read(s)",
 		      tls ? "TLS" : "plain", reads);
 		client_close(&cl);
 	}
@@ -1201,7 +1187,7 @@ static void test_handshake_timeout(struct tls_context *ec)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	ssize_t n = fd >= 0 ? recv(fd, buf, sizeof buf, 0) : -1;
 	uint64_t waited = now_ms() - t0;
-	check(n == 0 && waited >= 250 && waited < 3000, "silent client closed by the handshake timer after %llu ms",
+	check_that(n == 0 && waited >= 250 && waited < 3000, "silent client closed by the handshake timer after %llu ms",
 	      (unsigned long long)waited);
 	if (fd >= 0)
 		close(fd);
@@ -1212,14 +1198,14 @@ static void test_handshake_timeout(struct tls_context *ec)
 		while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
 			;
 	}
-	check(n == 0 || (n < 0 && errno == ECONNRESET), "plaintext on the TLS port is dropped");
+	check_that(n == 0 || (n < 0 && errno == ECONNRESET), "plaintext on the TLS port is dropped");
 	if (fd >= 0)
 		close(fd);
 	server_stop(&srv);
-	check(srv.timeouts == 1 && srv.reasons[CONN_CLOSED_ABORTED] == 1,
+	check_that(srv.timeouts == 1 && srv.reasons[CONN_CLOSED_ABORTED] == 1,
 	      "owner saw one timeout and one on_close(aborted) (%u, %u)", srv.timeouts,
 	      srv.reasons[CONN_CLOSED_ABORTED]);
-	check(srv.reasons[CONN_CLOSED_HANDSHAKE] == 1, "plaintext request: on_close(handshake_failed)");
+	check_that(srv.reasons[CONN_CLOSED_HANDSHAKE] == 1, "plaintext request: on_close(handshake_failed)");
 }
 
 static void test_concurrency(struct tls_context *ec, struct tls_context *rsa)
@@ -1257,11 +1243,11 @@ static void test_concurrency(struct tls_context *ec, struct tls_context *rsa)
 			fprintf(stderr, "job %d: %s\n", i, jobs[i].why);
 	}
 	server_stop(&srv);
-	check(started == JOBS && ok == JOBS, "%d concurrent clients (TLS ECDSA, TLS RSA, plain) echoed (%d ok, %llu ms)",
+	check_that(started == JOBS && ok == JOBS, "%d concurrent clients (TLS ECDSA, TLS RSA, plain) echoed (%d ok, %llu ms)",
 	      JOBS, ok, (unsigned long long)(now_ms() - t0));
-	check(srv.reasons[CONN_CLOSED_LOCAL] == JOBS && srv.live == 0,
+	check_that(srv.reasons[CONN_CLOSED_LOCAL] == JOBS && srv.live == 0,
 	      "every connection closed gracefully and was freed (%u)", srv.reasons[CONN_CLOSED_LOCAL]);
-	check(DELTA(&srv, opened) == DELTA(&srv, closed), "conn counters balance (%llu opened)",
+	check_that(DELTA(&srv, opened) == DELTA(&srv, closed), "conn counters balance (%llu opened)",
 	      (unsigned long long)DELTA(&srv, opened));
 }
 
@@ -1410,6 +1396,5 @@ int main(int argc, char **argv)
 	tls_context_free(ec);
 	tls_context_free(rsa);
 	cleanup_tmpdir();
-	printf("%s\n", failures ? "FAILED" : "all passed");
-	return failures ? 1 : 0;
+	return check_finish();
 }
