@@ -720,6 +720,14 @@ static bool op_retry(struct aws_op *op, long status, const char *code, int curl_
 	return true;
 }
 
+
+/* The endpoint could not prove who it is (or our CA bundle is unusable): an operator's
+ * problem to fix, worth its own code, and never worth a retry. */
+static bool tls_verification_failed(int curl_code)
+{
+	return curl_code == CURLE_PEER_FAILED_VERIFICATION || curl_code == CURLE_SSL_CACERT_BADFILE ||
+	       curl_code == CURLE_SSL_PINNEDPUBKEYNOTMATCH || curl_code == CURLE_SSL_CERTPROBLEM;
+}
 static void on_http_done(const struct aws_http_response *resp, void *arg)
 {
 	struct aws_op *op = arg;
@@ -739,6 +747,7 @@ static void on_http_done(const struct aws_http_response *resp, void *arg)
 	} else if (resp->curl_code != 0) {
 		const char *code = resp->curl_code == CURLE_OPERATION_TIMEDOUT ? "Timeout"
 		                 : resp->curl_code == CURLE_FILESIZE_EXCEEDED ? "ResponseTooLarge"
+		                 : tls_verification_failed(resp->curl_code) ? "TLSVerificationFailed"
 		                 : "ConnectionFailed";
 		snprintf(res.code, sizeof res.code, "%s", code);
 		const char *text = resp->error ? resp->error : curl_easy_strerror((CURLcode)resp->curl_code);

@@ -88,8 +88,8 @@ struct aws_result {
 	size_t headers_len;
 	unsigned attempts;
 	/* When !ok: e.g. service "S3", code "NoSuchKey", message "The specified key does not exist."
-	 * Transport failures use codes "Timeout", "ConnectionFailed", "ResponseTooLarge",
-	 * "CredentialsUnavailable", "NoRegion", "StreamAborted". */
+	 * Transport failures use codes "Timeout", "ConnectionFailed", "TLSVerificationFailed",
+	 * "ResponseTooLarge", "CredentialsUnavailable", "NoRegion", "StreamAborted". */
 	const char *service;
 	char code[128];
 	char message[512];

@@ -1001,7 +1001,7 @@ static void test_ca_bundle(void)
 	struct aws_request req = request(&AWS_DYNAMODB, "GET", "/", "s=echo&id=ca1");
 	if (c)
 		call(c, &req, &o, 5000);
-	CHECK(c && o.calls == 1 && strcmp(o.code, "ConnectionFailed") == 0 && o.attempts == 1 &&
+	CHECK(c && o.calls == 1 && strcmp(o.code, "TLSVerificationFailed") == 0 && o.attempts == 1 &&
 	      strstr(o.message, "/nonexistent/mcpgate-ca.pem"),
 	      "AWS_CA_BUNDLE is the CA file curl verifies against; a bad one is not retried (%s)", o.describe);
 	aws_client_free(c);
