@@ -153,10 +153,13 @@ static void flush_output(void)
 	}
 }
 
+static void maybe_exit(void);
+
 static void on_stdout_writable(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
 	flush_output();
+	maybe_exit(); /* closing waits for the last answers to leave */
 }
 
 /* Queues one message. Everything queued in one turn of the loop leaves in one write. */
@@ -194,12 +197,15 @@ static void reply_error(json_t *id, int code, const char *message)
 
 /* ---- calls ---- */
 
+/* Exits once no call is in flight and every answer has been written (or the reader is gone);
+ * the grace timer bounds the wait for a reader that stopped reading. */
 static void maybe_exit(void)
 {
-	if (closing && n_calls == 0) {
-		flush_output();
+	if (!closing || n_calls != 0)
+		return;
+	flush_output();
+	if (evbuffer_get_length(out) == 0)
 		event_base_loopexit(base, NULL);
-	}
 }
 
 static void call_free(struct mcp_call *c)
@@ -483,6 +489,14 @@ static void on_stdin(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void on_stdin_file(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	on_stdin(STDIN_FILENO, what, arg);
+	if (!closing)
+		event_active(stdin_ev, EV_READ, 0);
+}
+
 static void on_drain(void *arg)
 {
 	(void)arg;
@@ -577,9 +591,19 @@ int mcp_server_main(const struct mcp_server_def *def, int argc, char **argv)
 	if (def->init && def->init(base, settings) != 0)
 		fatal_exit(EXIT_CONFIG, "server_init_failed", LOG_FIELDS_(LOG_STR("server", def->name)));
 	json_decref(settings);
-	stdin_ev = event_new(base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, NULL);
-	if (!stdin_ev || event_add(stdin_ev, NULL) != 0)
-		fatal("stdin_event");
+	struct stat in_st;
+	if (fstat(STDIN_FILENO, &in_st) == 0 && S_ISREG(in_st.st_mode)) {
+		/* epoll refuses regular files (requests replayed from a file): they never block, so
+		 * read one chunk per turn of the loop instead of waiting for readiness. */
+		stdin_ev = event_new(base, -1, 0, on_stdin_file, NULL);
+		if (!stdin_ev)
+			fatal("stdin_event");
+		event_active(stdin_ev, EV_READ, 0);
+	} else {
+		stdin_ev = event_new(base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, NULL);
+		if (!stdin_ev || event_add(stdin_ev, NULL) != 0)
+			fatal("stdin_event");
+	}
 	if (under_supervisor) {
 		static const struct role_control_ops ops = { .on_drain = on_drain };
 		role_enter_sandbox(&rc);
