@@ -9,6 +9,7 @@
 #include <mbedtls/base64.h>
 
 #include "../common/aws_tool.h"
+#include "../common/json_text.h"
 #include "../common/settings.h"
 #include "aws/s3_xml.h"
 #include "data.h"
@@ -419,7 +420,8 @@ static json_t *s3_get_result(const struct s3_object_part *p, size_t cap)
 	size_t shown;
 	if (text) {
 		bool cut;
-		shown = mcp_text_cap((const char *)p->data + skip, keep, room, &cut);
+		/* Measured as escaped: control bytes grow sixfold inside the JSON string. */
+		shown = json_text_cut((const char *)p->data + skip, keep, room, &cut);
 	} else {
 		shown = p->len < room / 4 * 3 ? p->len : room / 4 * 3;
 	}

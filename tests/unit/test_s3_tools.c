@@ -384,6 +384,25 @@ static void test_get_result(void)
 	r = s3_get_result(&p, 51200);
 	CHECK(json_array_size(json_object_get(r, "content")) == 2, "unknown size and a short chunk: the end");
 	json_decref(r);
+
+	/* Control bytes are valid UTF-8 but take six bytes each once JSON-escaped (\u0001): the
+	 * cap holds for the result as it goes on the wire, not only for the raw bytes. */
+	size_t ctl_len = 200000;
+	char *ctl = malloc(ctl_len);
+	memset(ctl, 0x01, ctl_len);
+	p = (struct s3_object_part){ .bucket = "b-1", .key = "ctl.txt", .data = (const void *)ctl, .len = ctl_len,
+		.first = 0, .total = (long long)ctl_len, .requested = ctl_len, .content_type = "text/plain" };
+	r = s3_get_result(&p, 51200);
+	char *wire = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	CHECK(wire && strlen(wire) <= 51200 + 1024, "escaped control bytes: the whole result stays near the cap (%zu)",
+	      wire ? strlen(wire) : 0);
+	h = header_of(r);
+	CHECK(h && json_integer_value(json_object_get(h, "next_range_start")) > 0,
+	      "...and says where the rest starts");
+	free(wire);
+	json_decref(h);
+	json_decref(r);
+	free(ctl);
 }
 
 /* A ListObjectsV2 page as s3_list_objects_v2_parse returns it: n objects (keys: stem, three
