@@ -115,6 +115,7 @@ struct aws_op {
 	int retry_cost; /* what the pending retry took from the quota: refunded on success */
 	int64_t parked_until; /* monotonic ms: when waiting for credentials ends; 0: not waiting */
 	bool streamed, in_sink, delivering, cancelled;
+	bool not_idempotent; /* retried only when it certainly did not run */
 	char fail_code[64];
 	char fail_message[512];
 	struct aws_op *prev, *next;
@@ -695,12 +696,23 @@ static int on_op_data(const void *chunk, size_t len, void *arg)
 	return op->cancelled || rc != 0 ? -1 : 0;
 }
 
+/* Whether a failed attempt certainly did no work at the service: it never got there, or it
+ * was turned away as throttled. */
+static bool certainly_not_run(const char *code, int curl_code)
+{
+	if (curl_code != 0)
+		return curl_code == CURLE_COULDNT_RESOLVE_HOST || curl_code == CURLE_COULDNT_CONNECT ||
+		       curl_code == CURLE_SSL_CONNECT_ERROR;
+	return code && in_list(code, throttling_codes, sizeof throttling_codes / sizeof throttling_codes[0]);
+}
+
 /* Whether the failed attempt is retried; if so the retry is scheduled. */
 static bool op_retry(struct aws_op *op, long status, const char *code, int curl_code)
 {
 	struct aws_client *c = op->client;
 	if (op->streamed || op->attempts >= (unsigned)c->max_attempts ||
-	    !aws_error_retryable(status, code, curl_code))
+	    !aws_error_retryable(status, code, curl_code) ||
+	    (op->not_idempotent && !certainly_not_run(code, curl_code)))
 		return false;
 	int cost = curl_code != 0 ? TRANSPORT_RETRY_COST : RETRY_COST;
 	if (c->quota < cost) {
@@ -1094,6 +1106,7 @@ struct aws_op *aws_call(struct aws_client *c, const struct aws_request *req, aws
 	op->done = done;
 	op->arg = arg;
 	op->on_data = req->on_data;
+	op->not_idempotent = req->not_idempotent;
 	op->data_arg = req->data_arg;
 	op->max_response = req->max_response ? req->max_response : AWS_HTTP_DEFAULT_MAX_RESPONSE;
 	op->timeout_ms = req->timeout_ms ? req->timeout_ms : c->timeout_ms;

@@ -77,6 +77,11 @@ struct aws_request {
 	void *data_arg;
 	/* Statuses that are an answer rather than an error (e.g. 404 for S3 HEAD): 0-terminated. */
 	const long *accept_status;
+	/* The request must not run twice (a synchronous Lambda invocation): it is retried only
+	 * when it certainly did not reach the service (host not found, connection refused, TLS
+	 * handshake failed) or the service refused it as throttled. A timeout or a dropped
+	 * answer then surfaces instead of running the work again. */
+	bool not_idempotent;
 };
 
 struct aws_result {

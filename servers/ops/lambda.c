@@ -157,6 +157,8 @@ static struct aws_op *invoke_start(struct invoke *iv, const char *body)
 		.body = body, .body_len = strlen(body),
 		.max_response = iv->type == INVOKE_SYNC ? LAMBDA_RESPONSE_MAX : 64 * 1024,
 		.timeout_ms = iv->type == INVOKE_SYNC ? LAMBDA_SYNC_TIMEOUT_MS : 0,
+		/* A function that may have run must not be run again by a retry. */
+		.not_idempotent = iv->type == INVOKE_SYNC,
 	};
 	return aws_call(aws_tool_client(), &req, invoked, iv);
 }

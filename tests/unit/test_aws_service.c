@@ -645,6 +645,21 @@ static void test_retries(void)
 	CHECK(c->quota == quota0 - 2 * RETRY_COST, "two retries took %d tokens from the quota", quota0 - c->quota);
 	json_decref(r);
 
+	/* A request that must not run twice: a 500 may come after the work was done, so it
+	 * surfaces at once; throttling means it was turned away, so it is retried. */
+	req = request(&AWS_LAMBDA, "GET", "/", "s=always-500&id=once500");
+	req.not_idempotent = true;
+	call(c, &req, &o, 5000);
+	r = requests_of("once500");
+	CHECK(o.calls == 1 && !o.ok && o.attempts == 1 && record_count(r) == 1,
+	      "not idempotent: a 500 is not retried (%u attempts)", o.attempts);
+	json_decref(r);
+	req = request(&AWS_LAMBDA, "GET", "/", "s=throttle-then-ok&id=oncethr");
+	req.not_idempotent = true;
+	call(c, &req, &o, 5000);
+	CHECK(o.calls == 1 && o.ok && o.attempts == 3,
+	      "not idempotent: throttling (ThrottlingException, SlowDown) is still retried (%u attempts)", o.attempts);
+
 	req = request(&AWS_DYNAMODB, "GET", "/", "s=validation&id=val1");
 	call(c, &req, &o, 5000);
 	CHECK(o.calls == 1 && o.attempts == 1 && o.status == 400 && strcmp(o.code, "ValidationException") == 0 &&
