@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -45,6 +46,10 @@ struct aws_http_call {
 	char *resp;
 	size_t resp_len, resp_cap, max_response;
 	bool too_big;
+	long idle_timeout_ms;  /* 0: none */
+	int64_t last_byte_ms;  /* monotonic: when a response byte last arrived (or the start) */
+	curl_off_t bytes_seen;
+	bool idle_expired;
 	int (*on_data)(const void *chunk, size_t len, void *arg);
 	void *data_arg;
 	size_t streamed;
@@ -104,6 +109,31 @@ static void call_free(struct aws_http_call *c)
 	free(c);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* curl calls this at least once a second during a transfer: it ends one whose response has
+ * been silent for longer than the idle limit. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)ultotal, (void)ulnow;
+	struct aws_http_call *c = arg;
+	int64_t now = now_ms();
+	if (dlnow != c->bytes_seen) {
+		c->bytes_seen = dlnow;
+		c->last_byte_ms = now;
+		return 0;
+	}
+	if (now - c->last_byte_ms <= c->idle_timeout_ms)
+		return 0;
+	c->idle_expired = true;
+	return 1;
+}
+
 /* ---- completion ---- */
 
 static void finish(struct aws_http_call *c, CURLcode code)
@@ -111,7 +141,10 @@ static void finish(struct aws_http_call *c, CURLcode code)
 	struct aws_http_response resp = { 0 };
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 	resp.curl_code = (int)code;
-	if (c->too_big) {
+	if (c->idle_expired) {
+		resp.curl_code = CURLE_OPERATION_TIMEDOUT;
+		resp.error = "no data arrived within the idle limit";
+	} else if (c->too_big) {
 		resp.curl_code = CURLE_FILESIZE_EXCEEDED;
 		resp.error = "response larger than the limit";
 	} else if (code != CURLE_OK) {
@@ -419,6 +452,13 @@ static int configure(struct aws_http_call *c, const struct aws_http_request *req
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_TIMEOUT_MS, timeout);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, connect_timeout);
+	if (req->idle_timeout_ms > 0) {
+		/* A stream that goes quiet, not one that is merely long, is a dead one. curl's own
+		 * low-speed check averages over seconds of history; this watches the last byte. */
+		SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+		SET(CURLOPT_XFERINFODATA, c);
+		SET(CURLOPT_NOPROGRESS, 0L);
+	}
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, c);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -448,6 +488,8 @@ struct aws_http_call *aws_http_start(struct aws_http *h, const struct aws_http_r
 	c->done = done;
 	c->arg = arg;
 	c->max_response = req->max_response ? req->max_response : AWS_HTTP_DEFAULT_MAX_RESPONSE;
+	c->idle_timeout_ms = req->idle_timeout_ms > 0 ? req->idle_timeout_ms : 0;
+	c->last_byte_ms = now_ms();
 	c->on_data = req->on_data;
 	c->data_arg = req->data_arg;
 	c->easy = curl_easy_init();

@@ -25,6 +25,7 @@ struct aws_http_request {
 	size_t body_len;
 	long timeout_ms;         /* the whole exchange; 0: 10 s */
 	long connect_timeout_ms; /* 0: the whole timeout */
+	long idle_timeout_ms;    /* give up when no byte arrives for this long; 0: no such limit */
 	size_t max_response;     /* body bytes kept; more fails the call; 0: 1 MiB */
 	bool no_proxy;           /* metadata endpoints are link-local: never through a proxy */
 	/* Optional sink for the body of a 2xx answer: its chunks go here as they arrive instead

@@ -102,6 +102,7 @@ struct aws_op {
 	char payload_hash[SIGV4_HEX_LEN + 1];
 	size_t max_response;
 	long timeout_ms;
+	long idle_timeout_ms;
 	long accept[ACCEPT_STATUS_MAX];
 	size_t n_accept;
 	aws_data_fn on_data;
@@ -854,6 +855,7 @@ static int op_send(struct aws_op *op, const struct aws_credentials *cr)
 		.method = op->method, .url = op->url, .headers = l.line, .n_headers = l.n,
 		.body = op->body, .body_len = op->body_len,
 		.timeout_ms = op->timeout_ms, .connect_timeout_ms = c->connect_timeout_ms,
+		.idle_timeout_ms = op->idle_timeout_ms,
 		.max_response = op->max_response,
 		.on_data = op->on_data ? on_op_data : NULL, .data_arg = op,
 	};
@@ -1110,6 +1112,7 @@ struct aws_op *aws_call(struct aws_client *c, const struct aws_request *req, aws
 	op->data_arg = req->data_arg;
 	op->max_response = req->max_response ? req->max_response : AWS_HTTP_DEFAULT_MAX_RESPONSE;
 	op->timeout_ms = req->timeout_ms ? req->timeout_ms : c->timeout_ms;
+	op->idle_timeout_ms = req->idle_timeout_ms > 0 ? req->idle_timeout_ms : 0;
 	op->next = c->ops;
 	if (c->ops)
 		c->ops->prev = op;

@@ -73,6 +73,7 @@ struct aws_request {
 	size_t body_len;
 	size_t max_response;  /* buffered body bytes; 0: 1 MiB; more fails with "ResponseTooLarge" */
 	long timeout_ms;      /* per attempt; 0: the client's */
+	long idle_timeout_ms; /* streamed answers: fail when nothing arrives for this long; 0: none */
 	aws_data_fn on_data;  /* NULL: buffer the body */
 	void *data_arg;
 	/* Statuses that are an answer rather than an error (e.g. 404 for S3 HEAD): 0-terminated. */

@@ -3,6 +3,9 @@
 #ifndef MCPGATE_AI_H
 #define MCPGATE_AI_H
 
+/* The whole of a streamed answer, however steadily its text keeps coming. */
+#define AI_STREAM_CEILING_MS (15L * 60L * 1000L)
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,7 +20,7 @@ struct ai_config {
 	struct ai_cache *cache; /* NULL when settings.cache.entries is 0 */
 	size_t result_cap;      /* bytes of answer text a result carries */
 	bool stream_default;    /* settings.stream: ask streams unless told not to */
-	long timeout_ms;        /* per Bedrock attempt */
+	long timeout_ms;        /* per Bedrock attempt; for a streamed one, its longest silence */
 };
 
 extern const char ask_input_schema[];

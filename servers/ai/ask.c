@@ -261,7 +261,11 @@ static int send_request(struct ask *ask, const char *question, long max_tokens)
 	const struct aws_request req = {
 		.service = &AWS_BEDROCK_RUNTIME, .method = "POST", .path = path,
 		.headers = headers, .n_headers = 2, .body = body, .body_len = strlen(body),
-		.max_response = ASK_RESPONSE_MAX, .timeout_ms = cfg->timeout_ms,
+		.max_response = ASK_RESPONSE_MAX,
+		/* A streamed answer may run long while text keeps coming: the setting bounds its
+		 * silences, and AI_STREAM_CEILING_MS the whole. */
+		.timeout_ms = ask->stream ? AI_STREAM_CEILING_MS : cfg->timeout_ms,
+		.idle_timeout_ms = ask->stream ? cfg->timeout_ms : 0,
 		.on_data = ask->stream ? on_data : NULL, .data_arg = ask,
 	};
 	ask->op = aws_call(aws_tool_client(), &req, on_done, ask);

@@ -13,7 +13,7 @@
 #define AI_CACHE_DEFAULT_ENTRIES 256
 #define AI_CACHE_DEFAULT_TTL_S 300
 #define AI_CACHE_DEFAULT_BYTES (16ll * 1024 * 1024)
-#define AI_TIMEOUT_DEFAULT_S 120
+#define AI_TIMEOUT_DEFAULT_S 120 /* a whole answer, or the longest silence of a streamed one */
 
 static struct ai_config config;
 

@@ -847,6 +847,26 @@ static void test_streaming(void)
 	CHECK(never.chunks == 0 && strcmp(o.code, "ValidationException") == 0 && strcmp(o.message, "bad model input") == 0,
 	      "an error status is buffered and parsed, never streamed (%s)", o.describe);
 
+	/* An idle limit cuts a stream that goes quiet, not one that is merely long. */
+	struct sink quiet = { .pattern_ok = true };
+	req.query = "s=stream-stall&id=st5";
+	req.data_arg = &quiet;
+	req.idle_timeout_ms = 1000;
+	req.timeout_ms = 10000;
+	t0 = now_ms();
+	call(c, &req, &o, 8000);
+	double quiet_ms = now_ms() - t0;
+	CHECK(strcmp(o.code, "Timeout") == 0 && o.attempts == 1 && quiet.chunks == 1 && quiet_ms < 2900,
+	      "a stream silent for longer than its idle limit fails as Timeout after %.0f ms (%s)", quiet_ms, o.describe);
+	struct sink steady = { .pattern_ok = true };
+	req.query = "s=stream-long&id=st6";
+	req.data_arg = &steady;
+	call(c, &req, &o, 8000);
+	CHECK(o.ok && steady.chunks > 1, "a long, steady stream under the same idle limit completes (%d pieces)",
+	      steady.chunks);
+	req.idle_timeout_ms = 0;
+	req.timeout_ms = 0;
+
 	/* Cancelled from inside its own sink: no callback, nothing left behind. */
 	struct sink canceller = { .pattern_ok = true };
 	req.query = "s=stream-long&id=st4";
