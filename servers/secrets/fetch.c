@@ -14,14 +14,26 @@
 #include "secrets.h"
 #include "secrets_json.h"
 
-/* Per attempt: three attempts and their backoff stay within the supervisor's 30 s. */
+/* Per attempt; and the whole fetch, credentials included, ends before the supervisor's 30 s
+ * run out, so that it is this program that says why it failed. */
 #define FETCH_ATTEMPT_TIMEOUT_MS 8000L
+#define FETCH_DEADLINE_S 25
 
 struct fetch {
 	const char *name;
 	struct event_base *base;
 	int rc;
 };
+
+static void fetch_failed(struct fetch *f, const char *reason);
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct fetch *f = arg;
+	fetch_failed(f, "no answer within the fetch deadline (credentials, network or throttling)");
+	event_base_loopbreak(f->base);
+}
 
 static int write_all(int fd, const char *p, size_t len)
 {
@@ -97,10 +109,14 @@ int secrets_fetch_main(int argc, char **argv)
 		                                         "secretsmanager.GetSecretValue", body,
 		                                         SECRETS_VALUE_RESPONSE_MAX, fetched, &f) : NULL;
 		json_decref(body);
-		if (op)
+		struct event *deadline = op ? evtimer_new(f.base, on_deadline, &f) : NULL;
+		struct timeval tv = { FETCH_DEADLINE_S, 0 };
+		if (deadline && evtimer_add(deadline, &tv) == 0)
 			event_base_dispatch(f.base);
 		else
 			fetch_failed(&f, "the GetSecretValue request could not be built");
+		if (deadline)
+			event_free(deadline);
 	}
 	aws_client_free(c);
 	if (f.base)
