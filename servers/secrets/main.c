@@ -51,9 +51,11 @@ static const struct mcp_tool tools[] = {
 	  secret_list },
 	{ "config_get",
 	  "Read a value of the platform configuration (a JSON secret the server is configured with) "
-	  "by key; dotted paths such as \"feature_flags.beta\" reach inside. Cached briefly.",
+	  "by key; dotted paths such as \"feature_flags.beta\" reach inside. Only keys listed in "
+	  "the server's settings.config_keys are served; values are returned in clear (not masked), "
+	  "an object whole. Cached briefly.",
 	  "{\"type\":\"object\",\"properties\":{"
-	  "\"key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256,\"description\":\"A top-level key or a dotted path\"}},"
+	  "\"key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256,\"description\":\"A top-level key or a dotted path that settings.config_keys allows\"}},"
 	  "\"required\":[\"key\"],\"additionalProperties\":false}",
 	  "{\"type\":\"object\",\"properties\":{"
 	  "\"key\":{\"type\":\"string\"},\"value\":{},\"source\":{\"type\":\"string\"},"
@@ -62,7 +64,7 @@ static const struct mcp_tool tools[] = {
 	  config_get },
 };
 
-static const char *const known_keys[] = { "secrets", "reveal_roles", "config_secret",
+static const char *const known_keys[] = { "secrets", "reveal_roles", "config_secret", "config_keys",
 	                                   "config_ttl_seconds", "result_cap_bytes", NULL };
 
 /* Role names are compared exactly: a pattern here would be a mistake that widens who reveals. */
@@ -84,6 +86,7 @@ static int read_settings(json_t *settings, struct secrets_config *cfg, char *err
 	    allowlist_load(&cfg->secrets, settings, "secrets", err, errlen) != 0 ||
 	    allowlist_load(&cfg->reveal_roles, settings, "reveal_roles", err, errlen) != 0 ||
 	    check_roles(&cfg->reveal_roles, err, errlen) != 0 ||
+	    allowlist_load(&cfg->config_keys, settings, "config_keys", err, errlen) != 0 ||
 	    settings_int(settings, "config_ttl_seconds", 0, SECRETS_TTL_MAX, SECRETS_TTL_DEFAULT,
 	                 &cfg->config_ttl_seconds, err, errlen) != 0 ||
 	    settings_int(settings, "result_cap_bytes", SECRETS_CAP_MIN, 1024 * 1024, MCP_RESULT_DEFAULT_CAP,
@@ -114,11 +117,14 @@ static int secrets_init(struct event_base *base, json_t *settings)
 		log_error("settings_invalid", LOG_STR("reason", err));
 		allowlist_free(&cfg.secrets);
 		allowlist_free(&cfg.reveal_roles);
+		allowlist_free(&cfg.config_keys);
 		free(cfg.config_secret);
 		return -1;
 	}
 	if (cfg.reveal_roles.n == 0)
 		log_info("secrets_reveal_disabled", LOG_STR("reason", "settings.reveal_roles is empty"));
+	if (cfg.config_secret && cfg.config_keys.n == 0)
+		log_info("config_get_disabled", LOG_STR("reason", "settings.config_keys is empty"));
 	secrets_configure(&cfg);
 	return aws_tool_client_before_sandbox();
 }

@@ -1,6 +1,6 @@
-/* secret_get, secret_list and config_get over Secrets Manager (awsJson 1.1). Names are checked
- * against the allowlist and reveals against the caller's roles before any request; every
- * access is audited in one log line that never carries a value. */
+/* secret_get, secret_list and config_get over Secrets Manager (awsJson 1.1). Names and
+ * configuration keys are checked against their allowlists and reveals against the caller's roles
+ * before any request; every access is audited in one log line that never carries a value. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,15 +346,34 @@ static bool conf_fresh(void)
 	       now_seconds() - conf.fetched_at < (double)cfg.config_ttl_seconds;
 }
 
+/* The one audit line per config_get, as secret_get's: the values come back in clear, so who
+ * read which key matters as much. Never a value. */
+static void config_audit(struct mcp_call *call, const char *key, bool cached, const char *outcome)
+{
+	log_info("config_access", LOG_STR("key", key), LOG_STR("source", cfg.config_secret ? cfg.config_secret : ""),
+	         LOG_STR("cached", cached ? "yes" : "no"), LOG_STR("principal", principal_of(call)),
+	         LOG_STR("outcome", outcome));
+}
+
+static bool config_key_listed(const char *path, void *arg)
+{
+	(void)arg;
+	return allowlist_allows(&cfg.config_keys, path);
+}
+
 static void config_answer(struct mcp_call *call, const char *key, bool cached)
 {
 	char err[1536];
-	json_t *value = config_lookup(conf.doc, key, err, sizeof err);
+	/* An unknown key's error names only keys config_keys leads to: the names of the others
+	 * (a "redis" beside the feature flags) are not this tool's to tell. */
+	json_t *value = config_lookup(conf.doc, key, config_key_listed, NULL, err, sizeof err);
 	if (!value) {
+		config_audit(call, key, cached, "not_found");
 		mcp_call_fail(call, "config_get: %s (configuration secret '%s')", err, cfg.config_secret);
 		return;
 	}
 	json_t *out = config_result(key, value, cfg.config_secret, cached, cfg.result_cap);
+	config_audit(call, key, cached, out ? "ok" : "error");
 	if (out)
 		mcp_call_finish(call, mcp_tool_structured(out));
 	else
@@ -363,12 +382,14 @@ static void config_answer(struct mcp_call *call, const char *key, bool cached)
 
 static void config_cancelled(struct mcp_call *call, void *arg)
 {
+	struct config_wait *w = arg;
 	struct config_wait **pp = &conf.waiting;
-	while (*pp && *pp != arg)
+	while (*pp && *pp != w)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = (*pp)->next;
-	free(arg);
+	config_audit(call, w->key, false, "cancelled");
+	free(w);
 	/* The fetch goes on: its answer refreshes the cache for the next call. */
 	mcp_call_fail(call, "config_get: cancelled");
 }
@@ -403,12 +424,15 @@ static void config_fetched(const struct aws_result *res, void *arg)
 	         : "configuration secret '%s'", cfg.config_secret);
 	while (w) {
 		struct config_wait *next = w->next;
-		if (!res->ok)
+		if (!res->ok) {
+			config_audit(w->call, w->key, false, res->code[0] ? res->code : "error");
 			aws_tool_fail(w->call, res, context);
-		else if (why)
+		} else if (why) {
+			config_audit(w->call, w->key, false, "error");
 			mcp_call_fail(w->call, "config_get: configuration secret '%s': %s", cfg.config_secret, why);
-		else
+		} else {
 			config_answer(w->call, w->key, false);
+		}
 		free(w);
 		w = next;
 	}
@@ -418,23 +442,38 @@ void config_get(struct mcp_call *call, json_t *args)
 {
 	const char *key = json_string_value(json_object_get(args, "key"));
 	if (!key || !*key || strlen(key) > JSON_KEY_MAX) {
+		config_audit(call, "", false, "invalid_key");
 		mcp_call_fail(call, "config_get: key must be 1-256 characters (a top-level key or a dotted path); "
 		              "no request was made");
 		return;
 	}
 	if (!cfg.config_secret) {
+		config_audit(call, key, false, "not_configured");
 		mcp_call_fail(call, "config_get: this server has no platform configuration secret "
 		              "(settings.config_secret is not set); no request was made");
+		return;
+	}
+	/* Before the cache as before a request: the configuration may hold passwords beside
+	 * the flags, and only the keys the operator listed are this tool's to return. */
+	if (!allowlist_allows(&cfg.config_keys, key)) {
+		/* The audit line first: ending the call frees it, and the key with its arguments. */
+		config_audit(call, key, false, "refused");
+		aws_tool_refuse(call, "key", key, "config_keys");
 		return;
 	}
 	if (conf_fresh()) {
 		config_answer(call, key, true);
 		return;
 	}
-	if (aws_tool_refuse_unavailable(call))
+	struct aws_client *client = aws_tool_client();
+	if (!client || aws_client_unavailable(client)) {
+		config_audit(call, key, false, "unavailable");
+		aws_tool_refuse_unavailable(call); /* says what is missing */
 		return;
+	}
 	struct config_wait *w = calloc(1, sizeof *w);
 	if (!w) {
+		config_audit(call, key, false, "error");
 		mcp_call_fail(call, "config_get: out of memory; no request was made");
 		return;
 	}
@@ -457,6 +496,7 @@ void config_get(struct mcp_call *call, json_t *args)
 		conf.waiting = NULL;
 		while (all) {
 			struct config_wait *next = all->next;
+			config_audit(all->call, all->key, false, "error");
 			mcp_call_fail(all->call, "config_get: the GetSecretValue request could not be built; no "
 			              "request was made");
 			free(all);
@@ -479,6 +519,7 @@ void secrets_fini(void)
 	conf.doc = NULL;
 	allowlist_free(&cfg.secrets);
 	allowlist_free(&cfg.reveal_roles);
+	allowlist_free(&cfg.config_keys);
 	free(cfg.config_secret);
 	cfg.config_secret = NULL;
 }

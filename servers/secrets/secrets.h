@@ -21,6 +21,7 @@ struct secrets_config {
 	struct allowlist secrets;      /* settings.secrets: names or patterns secret_get/list may touch */
 	struct allowlist reveal_roles; /* settings.reveal_roles: caller roles that may reveal (exact names) */
 	char *config_secret;           /* settings.config_secret, or NULL */
+	struct allowlist config_keys;  /* settings.config_keys: dotted keys config_get may return */
 	long long config_ttl_seconds;  /* settings.config_ttl_seconds: 0 fetches on every config_get */
 	size_t result_cap;             /* settings.result_cap_bytes */
 };

@@ -592,28 +592,97 @@ oom:
 
 /* ---- the platform configuration ---- */
 
-void secret_keys_text(const json_t *obj, char *out, size_t cap)
+/* A key's dotted path below `at` ("" for the top level) in path, or false when it does not
+ * fit: such a path is longer than any key config_get takes. */
+static bool path_join(char *path, size_t cap, const char *at, const char *key)
+{
+	int n = snprintf(path, cap, "%s%s%s", at, *at ? "." : "", key);
+	return n >= 0 && (size_t)n < cap;
+}
+
+/* Whether `readable` accepts the value at path, or something below it in v. Bounded by
+ * CONFIG_PATH_DEPTH_MAX levels and paths of CONFIG_PATH_MAX bytes: what lies deeper cannot be
+ * asked for, and leaving it out only hides a key's name. */
+static bool leads_to_readable(const json_t *v, const char *path, size_t depth, config_key_allowed_fn readable,
+                              void *arg)
+{
+	if (readable(path, arg))
+		return true;
+	if (depth >= CONFIG_PATH_DEPTH_MAX || (!json_is_object(v) && !json_is_array(v)))
+		return false;
+	char below[CONFIG_PATH_MAX + 1], index[24];
+	const char *key;
+	json_t *m;
+	size_t i;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, m)
+			if (path_join(below, sizeof below, path, key) &&
+			    leads_to_readable(m, below, depth + 1, readable, arg))
+				return true;
+		return false;
+	}
+	json_array_foreach(v, i, m) {
+		snprintf(index, sizeof index, "%zu", i);
+		if (path_join(below, sizeof below, path, index) &&
+		    leads_to_readable(m, below, depth + 1, readable, arg))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the key `key` of the object at `at` is one to name (no filter: all are). */
+static bool key_shown(const json_t *m, const char *at, const char *key, config_key_allowed_fn readable,
+                      void *arg)
+{
+	char path[CONFIG_PATH_MAX + 1];
+	if (!readable)
+		return true;
+	size_t segments = 1; /* of the key's path: at's and the key's own */
+	for (const char *p = at; *p; p++)
+		segments += p == at || *p == '.';
+	return path_join(path, sizeof path, at, key) && leads_to_readable(m, path, segments, readable, arg);
+}
+
+/* The keys of obj (at dotted path `at`) that key_shown accepts, joined with ", " and cut with
+ * " ... (N more)" to fit cap; N counts only keys that would have been shown. */
+static void keys_text(const json_t *obj, const char *at, config_key_allowed_fn readable, void *arg, char *out,
+                      size_t cap)
 {
 	if (cap == 0)
 		return;
 	out[0] = '\0';
-	if (!json_is_object(obj) || json_object_size(obj) == 0) {
-		snprintf(out, cap, "(none)");
-		return;
-	}
-	size_t off = 0, listed = 0, n = json_object_size(obj);
+	size_t off = 0, listed = 0, shown = 0;
+	bool full = false;
 	const char *key;
 	json_t *m;
 	json_object_foreach((json_t *)obj, key, m) {
+		if (!key_shown(m, at, key, readable, arg))
+			continue;
+		shown++;
 		size_t need = strlen(key) + (listed ? 2 : 0);
 		/* Room for this key and, after it, " ... (N more)". */
-		if (off + need + 32 >= cap)
-			break;
+		if (full || off + need + 32 >= cap) {
+			full = true;
+			continue;
+		}
 		off += (size_t)snprintf(out + off, cap - off, "%s%s", listed ? ", " : "", key);
 		listed++;
 	}
-	if (listed < n)
-		snprintf(out + off, cap - off, "%s... (%zu more)", listed ? " " : "", n - listed);
+	if (shown == 0)
+		snprintf(out, cap, "(none)");
+	else if (listed < shown)
+		snprintf(out + off, cap - off, "%s... (%zu more)", listed ? " " : "", shown - listed);
+}
+
+void secret_keys_text(const json_t *obj, char *out, size_t cap)
+{
+	if (cap == 0)
+		return;
+	if (!json_is_object(obj)) {
+		snprintf(out, cap, "(none)");
+		return;
+	}
+	keys_text(obj, "", NULL, NULL, out, cap);
 }
 
 static const char *type_name(const json_t *v)
@@ -643,8 +712,10 @@ static bool index_of(const char *seg, size_t size, size_t *out)
 	return n < size;
 }
 
-json_t *config_lookup(json_t *doc, const char *path, char *err, size_t errlen)
+json_t *config_lookup(json_t *doc, const char *path, config_key_allowed_fn readable, void *arg, char *err,
+                      size_t errlen)
 {
+	const char *which = readable ? " that settings.config_keys allows" : "";
 	char keys[KEYS_TEXT_MAX];
 	if (!json_is_object(doc)) {
 		say(err, errlen, "the configuration is not a JSON object");
@@ -679,12 +750,16 @@ json_t *config_lookup(json_t *doc, const char *path, char *err, size_t errlen)
 		if (json_is_object(cur)) {
 			next = json_object_get(cur, seg);
 			if (!next) {
-				secret_keys_text(cur, keys, sizeof keys);
+				/* The walked part: buf up to this segment, its dots back in place. */
+				char at[CONFIG_PATH_MAX];
+				snprintf(at, sizeof at, "%.*s", walked, path);
+				keys_text(cur, at, readable, arg, keys, sizeof keys);
 				if (cur == doc)
-					say(err, errlen, "key '%s' is not in the configuration; its top-level keys: %s",
-					    seg, keys);
+					say(err, errlen, "key '%s' is not in the configuration; its top-level keys%s: %s",
+					    seg, which, keys);
 				else
-					say(err, errlen, "'%.*s' has no key '%s' (its keys: %s)", walked, path, seg, keys);
+					say(err, errlen, "'%.*s' has no key '%s' (its keys%s: %s)", walked, path, seg,
+					    which, keys);
 				return NULL;
 			}
 		} else if (json_is_array(cur)) {

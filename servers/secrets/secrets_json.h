@@ -106,10 +106,17 @@ int secret_iso_time(double epoch, char *out, size_t cap);
 
 /* ---- the platform configuration ---- */
 
+/* Whether config_get may return the value at a dotted path (settings.config_keys). */
+typedef bool (*config_key_allowed_fn)(const char *path, void *arg);
+
 /* The value at `path` in `doc` (borrowed): an exact top-level key first, then a dotted path
  * ("feature_flags.beta", array elements by index: "hosts.0"). NULL with err naming where the
- * walk stopped and the keys there. */
-json_t *config_lookup(json_t *doc, const char *path, char *err, size_t errlen);
+ * walk stopped and the keys there that lead somewhere readable: a key is named when `readable`
+ * accepts its dotted path or a path below it in doc, so an error never names a key config_get
+ * would refuse along with everything under it (the walked part is the caller's own, allowed
+ * path). `readable` NULL names every key. */
+json_t *config_lookup(json_t *doc, const char *path, config_key_allowed_fn readable, void *arg, char *err,
+                      size_t errlen);
 
 /* The keys of `obj` joined with ", ", cut with " ... (N more)" to fit cap. */
 void secret_keys_text(const json_t *obj, char *out, size_t cap);

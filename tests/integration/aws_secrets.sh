@@ -4,7 +4,8 @@
 # reveals, a reader key sees masks and is refused a reveal with the role it needs; JSON secrets
 # (masked per key, json_key), a binary secret, secret_list showing only allowed names (prefix,
 # paging), an unknown secret's clear error, config_get with its cache (one GetSecretValue for
-# several calls), refusals made before any request, throttling retried and surfaced, the audit
+# several calls) serving only the keys settings.config_keys lists (the configuration here also
+# holds a Redis password: refused, never named, never logged), refusals made before any request, throttling retried and surfaced, the audit
 # lines, and no secret value anywhere in the appliance's log (at debug level). Then standalone
 # over stdio (never reveals), a wrong secret key, settings errors, and the start-up fetcher
 # (--fetch-secret).
@@ -20,6 +21,11 @@ BINARY_B64=$(printf 'bin\x00\x01\x02-secret-bytes-0123456789' | base64 -w0)
 LONG_VALUE="long-$(printf 'L%.0s' $(seq 10000))-end"
 aws_control POST /secrets "{\"name\":\"app/binary-blob\",\"binary\":\"$BINARY_B64\"}" >/dev/null
 aws_control POST /secrets "{\"name\":\"app/long-value\",\"string\":\"$LONG_VALUE\"}" >/dev/null
+# The platform configuration as an operator might point config_secret at it: the appliance's own
+# config, a password beside the flags. config_keys keeps config_get to the flags and the contacts.
+REDIS_PASSWORD="redis-pw-7c1e94b2d0"
+PLATFORM="{\"feature_flags\":{\"beta\":true},\"support_email\":\"ops@example.com\",\"max_upload_mb\":25,\"redis\":{\"host\":\"cache.internal\",\"password\":\"$REDIS_PASSWORD\"}}"
+aws_control POST /secrets "$("$NODE22" -e 'console.log(JSON.stringify({name: "mcpgate/platform", string: process.argv[1]}))' "$PLATFORM")" >/dev/null
 
 KEYS="$WORK/keys.json"
 ADMIN_KEY=$("$MCPGATE" keygen --client adam --roles admin --keys-file "$KEYS" 2>/dev/null)
@@ -32,6 +38,7 @@ cat >"$WORK/settings.json" <<'JSON'
   "secrets": ["app/*"],
   "reveal_roles": ["admin"],
   "config_secret": "mcpgate/platform",
+  "config_keys": ["feature_flags", "feature_flags.*", "support_email", "max_upload_mb", "maintenance_window"],
   "config_ttl_seconds": 60,
   "result_cap_bytes": 8192
 }
@@ -124,23 +131,38 @@ JSON
 expect admin2 1 'JSON.stringify(s.names)' '["app/db-password","app/long-value"]' "admin: the next page from the cursor"
 check "admin: offset gives the rest of the long value" test "$first$(js admin2 2 's.value')" = "$LONG_VALUE"
 
-# config_get: one GetSecretValue for three calls within the TTL.
+# config_get: one GetSecretValue for the calls within the TTL; only config_keys' keys.
 before=$(gets)
 run config admin <<'JSON'
 [
   {"tool": "@config_get", "arguments": {"key": "feature_flags.beta"}},
   {"tool": "@config_get", "arguments": {"key": "support_email"}},
   {"tool": "@config_get", "arguments": {"key": "feature_flags"}},
-  {"tool": "@config_get", "arguments": {"key": "nope"}}
+  {"tool": "@config_get", "arguments": {"key": "maintenance_window"}},
+  {"tool": "@config_get", "arguments": {"key": "feature_flags.gamma"}},
+  {"tool": "@config_get", "arguments": {"key": "redis.password"}},
+  {"tool": "@config_get", "arguments": {"key": "redis"}}
 ]
 JSON
+expect config 0 '/config_keys/.test(d.schemas.secrets__config_get.inputSchema.properties.key.description)' true \
+	"config_get: its key's description names config_keys"
 expect config 1 'JSON.stringify(s)' '{"key":"feature_flags.beta","value":true,"source":"mcpgate/platform","cached":false}' \
 	"config_get: a dotted key, fetched"
 expect config 2 'JSON.stringify([s.value, s.cached])' '["ops@example.com",true]' "config_get: the next call is served from the cache"
 expect config 3 'JSON.stringify(s.value)' '{"beta":true}' "config_get: an object value"
-expect config 4 'r.isError && /key .nope. is not in the configuration; its top-level keys: feature_flags, support_email, max_upload_mb/.test(t)' \
-	true "config_get: an unknown key lists the top-level keys"
-check "config_get: one GetSecretValue for four calls ($before -> $(gets))" test "$(gets)" = $((before + 1))
+expect config 4 'r.isError && t' \
+	"config_get: key 'maintenance_window' is not in the configuration; its top-level keys that settings.config_keys allows: feature_flags, support_email, max_upload_mb (configuration secret 'mcpgate/platform')" \
+	"config_get: an unknown (allowed) key lists only the top-level keys config_keys allows"
+expect config 5 'r.isError && /.feature_flags. has no key .gamma. \(its keys that settings.config_keys allows: beta\)/.test(t)' true \
+	"config_get: an unknown nested key lists the allowed keys there"
+expect config 6 'r.isError && t' \
+	"config_get: key 'redis.password' is not allowed by this server's settings (config_keys); no request was made" \
+	"config_get: a key outside config_keys is refused"
+expect config 7 'r.isError && /key .redis. is not allowed by this server.s settings \(config_keys\)/.test(t)' true \
+	"config_get: its parent object is refused too"
+check "config_get: one GetSecretValue for seven calls ($before -> $(gets))" test "$(gets)" = $((before + 1))
+check "config_get: no result names or holds the password" \
+	bash -c "! grep -qE 'redis|$REDIS_PASSWORD' <(sed -n '2,6p' '$WORK/config')"
 
 # ---- through the gateway, reader ----
 before=$(requests)
@@ -187,6 +209,13 @@ check "an admin's reveal is audited (revealed yes, principal)" \
 	"$WORK/appliance.log"
 check "a reader's masked read is audited (revealed no)" \
 	grep -q '"event":"secret_access".*"name":"app/db-password","revealed":"no".*"outcome":"ok"' "$WORK/appliance.log"
+check "config_get is audited: key, source, principal, outcome" \
+	grep -q '"event":"config_access".*"key":"feature_flags.beta","source":"mcpgate/platform".*"principal":"key:[0-9a-f]*","outcome":"ok"' \
+	"$WORK/appliance.log"
+check "a refused config_get is audited" \
+	grep -q '"event":"config_access".*"key":"redis.password","source":"mcpgate/platform".*"principal":"key:[0-9a-f]*","outcome":"refused"' \
+	"$WORK/appliance.log"
+check "one config_access line per config_get (8 so far)" test "$(grep -c '"event":"config_access"' "$WORK/appliance.log")" = 8
 
 # Throttling: two throttles are retried away; five outlast the three attempts.
 throttled=$(aws_stat secretsmanager throttled)
@@ -209,7 +238,7 @@ check "the secrets server ran throughout: same process ($SECRETS_PID)" \
 	test "$(child_pid mcpgate-server-secrets)" = "$SECRETS_PID"
 stop_appliance
 LONG_MARK=$(printf 'L%.0s' $(seq 40))
-for v in s3cr3t-value-1 tok-123 "$BINARY_B64" "$LONG_MARK"; do
+for v in s3cr3t-value-1 tok-123 "$BINARY_B64" "$LONG_MARK" "$REDIS_PASSWORD" ops@example.com; do
 	check "the appliance's log holds no secret value (${v:0:16}...)" bash -c "! grep -qF -- '$v' '$WORK/appliance.log'"
 done
 
@@ -237,6 +266,34 @@ expect stdio 6 'r.isError && /not allowed by this server.s settings \(secrets\);
 check "standalone: the server's log holds no value" bash -c "! grep -qE 's3cr3t-value|tok-123' '$WORK/stdio.err'"
 check "standalone: the access is audited with no principal" \
 	grep -q '"event":"secret_access".*"name":"app/db-password","revealed":"no".*"principal":"-"' "$WORK/stdio.err"
+check "standalone: config_get is audited with no principal" \
+	grep -q '"event":"config_access".*"key":"feature_flags.beta".*"principal":"-","outcome":"ok"' "$WORK/stdio.err"
+
+# config_keys refusals on a cold cache: no GetSecretValue for them; none of them names the
+# configuration's other keys; absent config_keys allows nothing.
+before=$(gets)
+run cfgrefused stdio <<'JSON'
+[
+  {"tool": "@config_get", "arguments": {"key": "redis.password"}},
+  {"tool": "@config_get", "arguments": {"key": "redis"}},
+  {"tool": "@config_get", "arguments": {"key": "feature_flags_x"}}
+]
+JSON
+expect cfgrefused 1 'r.isError && t' \
+	"config_get: key 'redis.password' is not allowed by this server's settings (config_keys); no request was made" \
+	"standalone: a key outside config_keys is refused"
+expect cfgrefused 3 'r.isError && /feature_flags_x. is not allowed/.test(t)' true "standalone: patterns match whole keys"
+check "standalone: no GetSecretValue for the refused keys ($before -> $(gets))" test "$(gets)" = "$before"
+echo '{"secrets": ["app/*"], "config_secret": "mcpgate/platform"}' >"$WORK/nokeys.json"
+SETTINGS="$WORK/nokeys.json" run nokeys stdio <<'JSON'
+[ {"tool": "@config_get", "arguments": {"key": "support_email"}} ]
+JSON
+expect nokeys 1 'r.isError && /key .support_email. is not allowed by this server.s settings \(config_keys\); no request was made/.test(t)' \
+	true "no config_keys: config_get serves no key"
+check "no config_keys: no GetSecretValue ($before -> $(gets))" test "$(gets)" = "$before"
+check "no config_keys: the server says at start that config_get is off" grep -q '"event":"config_get_disabled"' "$WORK/nokeys.err"
+check "standalone: the refusals are audited, values never logged" bash -c \
+	"grep -q '\"event\":\"config_access\".*\"key\":\"redis\".*\"outcome\":\"refused\"' '$WORK/cfgrefused.err' && ! grep -qE '$REDIS_PASSWORD|ops@example.com' '$WORK/stdio.err' '$WORK/cfgrefused.err' '$WORK/nokeys.err'"
 
 # No configuration secret configured.
 echo '{"secrets": ["app/*"]}' >"$WORK/noconfig.json"
@@ -273,6 +330,7 @@ check "wrong secret key: the key is not in the server's log" bash -c "! grep -q 
 settings_error '{"secret": ["app/*"]}' "unknown key 'secret'" "settings: an unknown key stops the server, naming it"
 settings_error '{"reveal_roles": ["adm*"]}' 'settings.reveal_roles\[0\]' "settings: reveal_roles takes exact role names"
 settings_error '{"config_secret": "has space"}' 'settings.config_secret' "settings: config_secret must be a secret name"
+settings_error '{"config_keys": "feature_flags"}' 'settings.config_keys' "settings: config_keys is a list"
 settings_error '{"config_ttl_seconds": -1}' 'settings.config_ttl_seconds' "settings: config_ttl_seconds is bounded"
 settings_error '{"result_cap_bytes": 100}' 'settings.result_cap_bytes' "settings: result_cap_bytes is bounded"
 

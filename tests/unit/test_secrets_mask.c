@@ -451,36 +451,91 @@ static void test_list(void)
 
 /* ---- the platform configuration ---- */
 
+/* settings.config_keys as the server matches it: fnmatch over the whole dotted path. */
+static bool config_keys_allow(const char *path, void *arg)
+{
+	for (const char *const *p = arg; *p; p++)
+		if (fnmatch(*p, path, 0) == 0)
+			return true;
+	return false;
+}
+
+/* An unknown key's error names only keys that lead to something config_keys allows. */
+static void test_config_filtered(json_t *doc)
+{
+	static const char *const allowed[] = { "feature_flags.beta", "support_email", "hosts.*.name", "missing_*",
+		                               NULL };
+	static const char *const none[] = { NULL };
+	char err[1024] = "";
+	json_t *v = config_lookup(doc, "missing_one", config_keys_allow, (void *)allowed, err, sizeof err);
+	CHECK(!v && strstr(err, "key 'missing_one' is not in the configuration; its top-level keys that "
+	                   "settings.config_keys allows: feature_flags, support_email, hosts") &&
+	      !strstr(err, "max_upload_mb") && !strstr(err, "dotted.key") && !strstr(err, "redis"),
+	      "an unknown key lists only the allowed top-level keys (%s)", err);
+	v = config_lookup(doc, "feature_flags.gamma", config_keys_allow, (void *)allowed, err, sizeof err);
+	CHECK(!v && strstr(err, "'feature_flags' has no key 'gamma' (its keys that settings.config_keys allows: "
+	                   "beta)") && !strstr(err, "limits"),
+	      "an unknown nested key lists only the allowed keys there (%s)", err);
+	v = config_lookup(doc, "redis.port", config_keys_allow, (void *)allowed, err, sizeof err);
+	CHECK(!v && strstr(err, "'redis' has no key 'port' (its keys that settings.config_keys allows: (none))") &&
+	      !strstr(err, "password") && !strstr(err, "host"), "a key under a refused object names none of its neighbours (%s)", err);
+	v = config_lookup(doc, "missing_one", config_keys_allow, (void *)none, err, sizeof err);
+	CHECK(!v && strstr(err, "allows: (none)"), "nothing allowed: no key named (%s)", err);
+	v = config_lookup(doc, "feature_flags.beta", config_keys_allow, (void *)allowed, err, sizeof err);
+	CHECK(json_is_true(v), "the filter only shapes errors: an allowed lookup finds its value");
+
+	/* Many allowed keys: the count of the rest counts allowed ones only. */
+	json_t *wide = json_object();
+	char name[32];
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof name, "%s_%03d", i % 2 ? "open" : "hidden", i);
+		json_object_set_new(wide, name, json_integer(i));
+	}
+	static const char *const open[] = { "open_*", "zzz", NULL };
+	char wide_err[1536] = ""; /* as the server's: room for the whole cut list */
+	v = config_lookup(wide, "zzz", config_keys_allow, (void *)open, wide_err, sizeof wide_err);
+	CHECK(!v && !strstr(wide_err, "hidden") && strstr(wide_err, "open_001") && strstr(wide_err, " more)"),
+	      "a long allowed list is cut (%s)", wide_err);
+	const char *more = strstr(wide_err, "... (");
+	int listed = 0;
+	for (const char *p = wide_err; (p = strstr(p, "open_")); p++)
+		listed++;
+	CHECK(more && listed + atoi(more + 5) == 100, "its count is of allowed keys (%d + %s)", listed,
+	      more ? more + 5 : "?");
+	json_decref(wide);
+}
+
 static void test_config(void)
 {
 	char err[1024] = "";
 	json_t *doc = json_loads("{\"feature_flags\":{\"beta\":true,\"limits\":{\"rpm\":300}},\"support_email\":"
 	                         "\"ops@example.com\",\"max_upload_mb\":25,\"hosts\":[\"a\",{\"name\":\"b\"}],"
-	                         "\"dotted.key\":\"exact\"}", 0, NULL);
-	json_t *v = config_lookup(doc, "support_email", err, sizeof err);
+	                         "\"dotted.key\":\"exact\",\"redis\":{\"host\":\"cache\",\"password\":\"pw-xyz\"}}",
+	                         0, NULL);
+	json_t *v = config_lookup(doc, "support_email", NULL, NULL, err, sizeof err);
 	CHECK(v && strcmp(json_string_value(v), "ops@example.com") == 0, "a top-level key");
-	v = config_lookup(doc, "feature_flags.beta", err, sizeof err);
+	v = config_lookup(doc, "feature_flags.beta", NULL, NULL, err, sizeof err);
 	CHECK(json_is_true(v), "a dotted path");
-	v = config_lookup(doc, "feature_flags.limits.rpm", err, sizeof err);
+	v = config_lookup(doc, "feature_flags.limits.rpm", NULL, NULL, err, sizeof err);
 	CHECK(json_integer_value(v) == 300, "three levels");
-	v = config_lookup(doc, "hosts.1.name", err, sizeof err);
+	v = config_lookup(doc, "hosts.1.name", NULL, NULL, err, sizeof err);
 	CHECK(v && strcmp(json_string_value(v), "b") == 0, "an array index");
-	v = config_lookup(doc, "dotted.key", err, sizeof err);
+	v = config_lookup(doc, "dotted.key", NULL, NULL, err, sizeof err);
 	CHECK(v && strcmp(json_string_value(v), "exact") == 0, "an exact key with a dot wins");
-	v = config_lookup(doc, "nope", err, sizeof err);
+	v = config_lookup(doc, "nope", NULL, NULL, err, sizeof err);
 	CHECK(!v && strstr(err, "key 'nope' is not in the configuration") &&
 	      strstr(err, "feature_flags, support_email, max_upload_mb, hosts, dotted.key"),
 	      "an unknown key lists the top-level keys (%s)", err);
-	v = config_lookup(doc, "feature_flags.gamma", err, sizeof err);
+	v = config_lookup(doc, "feature_flags.gamma", NULL, NULL, err, sizeof err);
 	CHECK(!v && strstr(err, "'feature_flags' has no key 'gamma'") && strstr(err, "beta, limits"),
 	      "an unknown nested key names where (%s)", err);
-	v = config_lookup(doc, "hosts.7", err, sizeof err);
+	v = config_lookup(doc, "hosts.7", NULL, NULL, err, sizeof err);
 	CHECK(!v && strstr(err, "'hosts' is an array of 2 elements"), "an index out of range (%s)", err);
-	v = config_lookup(doc, "hosts.01", err, sizeof err);
+	v = config_lookup(doc, "hosts.01", NULL, NULL, err, sizeof err);
 	CHECK(!v, "a leading zero is not an index");
-	v = config_lookup(doc, "max_upload_mb.x", err, sizeof err);
+	v = config_lookup(doc, "max_upload_mb.x", NULL, NULL, err, sizeof err);
 	CHECK(!v && strstr(err, "'max_upload_mb' is a number"), "no key inside a scalar (%s)", err);
-	v = config_lookup(doc, "feature_flags..beta", err, sizeof err);
+	v = config_lookup(doc, "feature_flags..beta", NULL, NULL, err, sizeof err);
 	CHECK(!v && strstr(err, "empty segment"), "an empty segment (%s)", err);
 	char deep[200] = "";
 	for (int i = 0; i < 40; i++)
@@ -489,11 +544,11 @@ static void test_config(void)
 	json_t *nest = json_string("x");
 	for (int i = 0; i < 41; i++)
 		nest = json_pack("{s:o}", "a", nest);
-	v = config_lookup(nest, deep, err, sizeof err);
+	v = config_lookup(nest, deep, NULL, NULL, err, sizeof err);
 	CHECK(!v && strstr(err, "too many segments"), "at most 32 segments (%s)", err);
 	json_decref(nest);
 	json_t *arr = json_array();
-	CHECK(!config_lookup(arr, "a", err, sizeof err) && strstr(err, "not a JSON object"), "not an object");
+	CHECK(!config_lookup(arr, "a", NULL, NULL, err, sizeof err) && strstr(err, "not a JSON object"), "not an object");
 	json_decref(arr);
 
 	json_t *r = config_result("feature_flags", json_object_get(doc, "feature_flags"), "mcpgate/platform", true, 51200);
@@ -510,6 +565,8 @@ static void test_config(void)
 	free(d);
 	json_decref(r);
 	json_decref(big);
+
+	test_config_filtered(doc);
 
 	char keys[64];
 	secret_keys_text(doc, keys, sizeof keys);
