@@ -1,7 +1,7 @@
 /* Fuzzes the ops server's reading of Lambda and SQS answers (servers/ops/ops_json.c): every
  * input goes through each reader, and what comes out must hold: results within their cap,
- * whole UTF-8, at most ten messages, cuts inside the budget, names within their limits. The
- * first byte picks the cap. */
+ * whole UTF-8, at most ten messages, cuts inside the budget, names within their limits, MD5
+ * digest checks that always end in one of their three words. The first byte picks the cap. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +31,16 @@ static void check_lambda(const char *body, size_t len, size_t cap)
 	json_decref(r);
 }
 
+/* "integrity" is one of three words; only a mismatch says why. */
+static void check_integrity(const json_t *r)
+{
+	const char *integrity = json_string_value(json_object_get(r, "integrity"));
+	REQUIRE(integrity);
+	bool mismatch = strcmp(integrity, SQS_INTEGRITY_MISMATCH) == 0;
+	REQUIRE(mismatch || strcmp(integrity, SQS_INTEGRITY_OK) == 0 || strcmp(integrity, SQS_INTEGRITY_UNCHECKED) == 0);
+	REQUIRE(mismatch == json_is_string(json_object_get(r, "integrity_detail")));
+}
+
 static void check_receive(const char *body, size_t len, size_t cap)
 {
 	char err[256];
@@ -41,7 +51,7 @@ static void check_receive(const char *body, size_t len, size_t cap)
 	}
 	json_t *msgs = json_object_get(r, "messages");
 	REQUIRE(json_is_array(msgs) && json_array_size(msgs) <= SQS_MESSAGES_MAX);
-	size_t i;
+	size_t i, mismatches = 0;
 	json_t *m;
 	json_array_foreach(msgs, i, m) {
 		REQUIRE(json_is_string(json_object_get(m, "message_id")));
@@ -50,7 +60,10 @@ static void check_receive(const char *body, size_t len, size_t cap)
 		REQUIRE(json_is_string(b));
 		REQUIRE(json_string_length(b) <= (size_t)json_integer_value(json_object_get(m, "body_bytes")));
 		REQUIRE(json_object_size(json_object_get(m, "attributes")) <= SQS_ATTRIBUTES_MAX);
+		check_integrity(m);
+		mismatches += strcmp(json_string_value(json_object_get(m, "integrity")), SQS_INTEGRITY_MISMATCH) == 0;
 	}
+	REQUIRE((mismatches > 0) == json_is_string(json_object_get(r, "notice")));
 	json_decref(r);
 }
 
@@ -59,14 +72,27 @@ static void check_small_answers(const char *body, size_t len)
 	char err[256], url[SQS_QUEUE_URL_MAX + 1];
 	if (sqs_queue_url_parse(body, len, url, sizeof url) == 0)
 		REQUIRE(strncmp(url, "http", 4) == 0 && strlen(url) <= SQS_QUEUE_URL_MAX && !strchr(url, ' '));
-	json_t *r = sqs_send_result(body, len, err, sizeof err);
-	if (r)
+	json_t *attrs = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+	/* The input as the request sent, and as its attributes: digests of whatever shape. */
+	json_t *sent = json_pack("{s:s%, s:O?}", "MessageBody", body, len, "MessageAttributes", attrs);
+	json_t *r = sqs_send_result(body, len, sent, err, sizeof err);
+	json_decref(sent);
+	if (r) {
 		REQUIRE(sqs_id_valid(json_string_value(json_object_get(r, "message_id"))));
+		check_integrity(r);
+	}
 	json_decref(r);
 
-	json_t *attrs = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+	char md5[SQS_MD5_HEX_LEN + 1];
+	if (sqs_attributes_md5(attrs, md5, err, sizeof err) == 0)
+		REQUIRE(strlen(md5) == SQS_MD5_HEX_LEN && strspn(md5, "0123456789abcdef") == SQS_MD5_HEX_LEN);
+	else
+		REQUIRE(err[0] && md5[0] == '\0');
 	size_t wire = 0;
 	json_t *out = attrs ? sqs_message_attributes(attrs, &wire, err, sizeof err) : NULL;
+	/* What the tool would send always hashes. */
+	if (out)
+		REQUIRE(sqs_attributes_md5(out, md5, err, sizeof err) == 0);
 	const char *key;
 	json_t *v;
 	json_object_foreach(out, key, v) {

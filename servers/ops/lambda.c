@@ -1,5 +1,6 @@
 /* lambda_invoke: one Invoke of an allowed function (synchronous, Event or DryRun), its answer
  * as a capped structured result, and a function's own failure as a tool error that shows it. */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,20 @@ struct invoke {
 
 static struct allowlist functions;
 static struct group_limits limits;
+
+/* Names match name patterns and ARNs match ARN patterns, never across: '*' also matches ':',
+ * so a name pattern such as "*-prod" would otherwise allow
+ * "arn:aws:lambda:REGION:OTHER-ACCOUNT:function:evil-prod". */
+static bool function_allowed(const char *function)
+{
+	bool is_arn = strncmp(function, "arn:", 4) == 0;
+	for (size_t i = 0; i < functions.n; i++) {
+		bool pattern_is_arn = strncmp(functions.patterns[i], "arn:", 4) == 0;
+		if (pattern_is_arn == is_arn && fnmatch(functions.patterns[i], function, 0) == 0)
+			return true;
+	}
+	return false;
+}
 
 static void invoke_free(struct invoke *iv)
 {
@@ -188,8 +203,12 @@ static void lambda_invoke(struct mcp_call *call, json_t *args)
 		              limits.max_payload);
 		return;
 	}
-	if (aws_tool_refuse_unlisted(call, &functions, "function", function, "functions") ||
-	    aws_tool_refuse_unavailable(call)) {
+	if (!function_allowed(function)) {
+		free(body);
+		aws_tool_refuse(call, "function", function, "functions");
+		return;
+	}
+	if (aws_tool_refuse_unavailable(call)) {
 		free(body);
 		return;
 	}

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <mbedtls/base64.h>
+#include <mbedtls/md5.h>
+
 #include "../common/json_text.h"
 #include "mcp_server.h"
 
@@ -17,6 +20,8 @@
 #define RESULT_ROOM 512        /* a Lambda result's bytes besides the payload (status, notice) */
 #define BODY_NOTICE_ROOM 80    /* ",\"body_truncated\":\"[truncated: N of M bytes shown]\"" */
 #define RECEIVE_NOTICE_ROOM 400
+/* Two digests' words, each naming at most a 64-byte attribute name: see integrity_check. */
+#define INTEGRITY_DETAIL_MAX 512
 
 /* ---- Lambda ---- */
 
@@ -410,6 +415,215 @@ json_t *sqs_message_attributes(const json_t *attributes, size_t *wire_bytes, cha
 	return out;
 }
 
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* ---- SQS digests ---- */
+
+static void hex_digest(const unsigned char digest[16], char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < 16; i++) {
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 0x0F];
+	}
+	out[SQS_MD5_HEX_LEN] = '\0';
+}
+
+int sqs_md5_hex(const char *body, size_t len, char *out)
+{
+	unsigned char digest[16];
+	out[0] = '\0';
+	if (mbedtls_md5_ret((const unsigned char *)(body ? body : ""), body ? len : 0, digest) != 0)
+		return -1;
+	hex_digest(digest, out);
+	return 0;
+}
+
+struct named_attribute {
+	const char *name;
+	size_t len;
+	const json_t *value;
+};
+
+/* Byte order, as the SDKs sort names (SQS names are ASCII, where every order agrees). */
+static int by_name(const void *a, const void *b)
+{
+	const struct named_attribute *x = a, *y = b;
+	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* One field of the digest: its length (4 bytes, big-endian), then its bytes. */
+static bool md5_field(mbedtls_md5_context *ctx, const void *data, size_t len)
+{
+	if (len > UINT32_MAX)
+		return false;
+	const unsigned char prefix[4] = { (unsigned char)(len >> 24), (unsigned char)(len >> 16),
+	                                  (unsigned char)(len >> 8), (unsigned char)len };
+	return mbedtls_md5_update_ret(ctx, prefix, sizeof prefix) == 0 &&
+	       mbedtls_md5_update_ret(ctx, data, len) == 0;
+}
+
+/* One attribute into the digest; NULL, or why it cannot go in. */
+static const char *md5_attribute(mbedtls_md5_context *ctx, const struct named_attribute *a)
+{
+	const json_t *type = json_object_get(a->value, "DataType");
+	const char *t = json_string_value(type);
+	if (!t || json_string_length(type) == 0)
+		return "has no DataType";
+	bool binary = has_prefix(t, "Binary");
+	if (!binary && !has_prefix(t, "String") && !has_prefix(t, "Number"))
+		return "has a DataType that is not String, Number or Binary";
+	const json_t *v = json_object_get(a->value, binary ? "BinaryValue" : "StringValue");
+	if (!json_is_string(v))
+		return binary ? "has no BinaryValue" : "has no StringValue";
+	const unsigned char *bytes = (const unsigned char *)json_string_value(v);
+	size_t n = json_string_length(v);
+	unsigned char *decoded = NULL;
+	if (binary) {
+		/* The digest covers the bytes, not their base64 text. */
+		size_t cap = n / 4 * 3 + 3, olen = 0;
+		if (!(decoded = malloc(cap)))
+			return "could not be decoded (out of memory)";
+		if (mbedtls_base64_decode(decoded, cap, &olen, bytes, n) != 0) {
+			free(decoded);
+			return "has a BinaryValue that is not base64";
+		}
+		bytes = decoded;
+		n = olen;
+	}
+	const unsigned char transport = binary ? 2 : 1;
+	bool ok = md5_field(ctx, a->name, a->len) && md5_field(ctx, t, json_string_length(type)) &&
+	          mbedtls_md5_update_ret(ctx, &transport, 1) == 0 && md5_field(ctx, bytes, n);
+	free(decoded);
+	return ok ? NULL : "could not be hashed";
+}
+
+int sqs_attributes_md5(const json_t *attributes, char *out, char *err, size_t errlen)
+{
+	out[0] = '\0';
+	if (!json_is_object(attributes)) {
+		snprintf(err, errlen, "MessageAttributes is not an object");
+		return -1;
+	}
+	size_t n = json_object_size(attributes);
+	if (n > SQS_DIGEST_ATTRIBUTES_MAX) {
+		snprintf(err, errlen, "%zu message attributes are more than SQS sends", n);
+		return -1;
+	}
+	struct named_attribute list[SQS_DIGEST_ATTRIBUTES_MAX];
+	size_t count = 0;
+	const char *key;
+	size_t klen;
+	json_t *v;
+	json_object_keylen_foreach((json_t *)attributes, key, klen, v) {
+		if (count < n)
+			list[count++] = (struct named_attribute){ key, klen, v };
+	}
+	qsort(list, count, sizeof list[0], by_name);
+
+	mbedtls_md5_context ctx;
+	mbedtls_md5_init(&ctx);
+	const char *why = mbedtls_md5_starts_ret(&ctx) == 0 ? NULL : "could not be hashed";
+	size_t at = 0;
+	for (; at < count && !why; at++)
+		why = md5_attribute(&ctx, &list[at]);
+	unsigned char digest[16];
+	if (!why && mbedtls_md5_finish_ret(&ctx, digest) != 0)
+		why = "could not be hashed";
+	mbedtls_md5_free(&ctx);
+	if (why) {
+		if (at > 0 && at <= count)
+			snprintf(err, errlen, "attribute '%.*s' %s", shown_len(list[at - 1].name, list[at - 1].len),
+			         list[at - 1].name, why);
+		else
+			snprintf(err, errlen, "the message attributes %s", why);
+		return -1;
+	}
+	hex_digest(digest, out);
+	return 0;
+}
+
+/* The digest checks of one message: what failed, in words. */
+struct integrity {
+	bool mismatch, unchecked;
+	char detail[INTEGRITY_DETAIL_MAX];
+};
+
+/* SQS's digest as we may show it: 32 hex digits, or a placeholder. */
+static bool digest_text(const json_t *theirs, char *shown, size_t cap)
+{
+	const char *s = json_string_value(theirs);
+	bool hex = s && json_string_length(theirs) == SQS_MD5_HEX_LEN;
+	for (size_t i = 0; hex && i < SQS_MD5_HEX_LEN; i++)
+		hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F');
+	snprintf(shown, cap, "%s", hex ? s : "(not an MD5 digest)");
+	return hex;
+}
+
+/* One digest: SQS's (`theirs`, absent when SQS sent none) against ours, or against nothing
+ * when ours could not be computed (`why`). `sending` picks the words: on SendMessage we sent
+ * the text and SQS computed its digest; on ReceiveMessage SQS sent the digest. */
+static void integrity_check(struct integrity *it, bool sending, const char *what, const json_t *theirs,
+                            const char *ours, const char *why)
+{
+	if (!theirs || json_is_null(theirs)) {
+		it->unchecked = true;
+		return;
+	}
+	char shown[SQS_MD5_HEX_LEN + 32];
+	bool readable = digest_text(theirs, shown, sizeof shown);
+	if (ours && readable && strcasecmp(shown, ours) == 0)
+		return;
+	it->mismatch = true;
+	size_t used = strlen(it->detail);
+	char *at = it->detail + used;
+	size_t room = sizeof it->detail - used;
+	const char *sep = used ? "; " : "";
+	if (!ours)
+		snprintf(at, room, "%sMD5 of %s cannot be checked: %s (SQS %s %s)", sep, what, why,
+		         sending ? "computed" : "sent", shown);
+	else if (sending)
+		snprintf(at, room, "%sMD5 of %s does not match (sent %s, SQS computed %s)", sep, what, ours, shown);
+	else
+		snprintf(at, room, "%sMD5 of %s does not match (SQS sent %s, what arrived hashes to %s)", sep, what, shown, ours);
+}
+
+static const char *integrity_state(const struct integrity *it)
+{
+	return it->mismatch ? SQS_INTEGRITY_MISMATCH : it->unchecked ? SQS_INTEGRITY_UNCHECKED : SQS_INTEGRITY_OK;
+}
+
+/* "integrity" and, when something did not match, "integrity_detail" into obj; -1 when
+ * memory ran out. */
+static int integrity_set(json_t *obj, const struct integrity *it)
+{
+	if (json_object_set_new(obj, "integrity", json_string(integrity_state(it))) != 0)
+		return -1;
+	if (it->mismatch && json_object_set_new(obj, "integrity_detail", json_string(it->detail)) != 0)
+		return -1;
+	return 0;
+}
+
+/* Whether attributes hold something to check: SQS leaves the digest out when none. */
+static bool attributes_given(const json_t *attributes)
+{
+	return attributes && !json_is_null(attributes) &&
+	       !(json_is_object(attributes) && json_object_size(attributes) == 0);
+}
+
+/* The attributes' digest against SQS's. */
+static void attributes_check(struct integrity *it, bool sending, const char *what, const json_t *attributes,
+                             const json_t *theirs)
+{
+	char ours[SQS_MD5_HEX_LEN + 1], why[192];
+	int rc = sqs_attributes_md5(attributes, ours, why, sizeof why);
+	integrity_check(it, sending, what, theirs, rc == 0 ? ours : NULL, why);
+}
+
 /* Visible ASCII only, `min`..`max` bytes: ids, handles and URLs we hand back or send again. */
 static const char *ascii_field(const json_t *obj, const char *key, size_t min, size_t max)
 {
@@ -439,7 +653,22 @@ int sqs_queue_url_parse(const char *body, size_t len, char *url, size_t cap)
 	return rc;
 }
 
-json_t *sqs_send_result(const char *body, size_t len, char *err, size_t errlen)
+/* What SendMessage's answer says of the message we sent. */
+static void send_integrity(const json_t *answer, const json_t *sent, struct integrity *it)
+{
+	const json_t *body = json_object_get(sent, "MessageBody");
+	char ours[SQS_MD5_HEX_LEN + 1];
+	if (json_is_string(body) && sqs_md5_hex(json_string_value(body), json_string_length(body), ours) == 0)
+		integrity_check(it, true, "the message body", json_object_get(answer, "MD5OfMessageBody"), ours, NULL);
+	else
+		it->unchecked = true;
+	const json_t *attributes = json_object_get(sent, "MessageAttributes");
+	if (attributes_given(attributes))
+		attributes_check(it, true, "the message attributes", attributes,
+		                 json_object_get(answer, "MD5OfMessageAttributes"));
+}
+
+json_t *sqs_send_result(const char *body, size_t len, const json_t *sent, char *err, size_t errlen)
 {
 	json_t *root = json_loadb(body, len, 0, NULL);
 	const char *id = ascii_field(root, "MessageId", 1, SQS_MESSAGE_ID_MAX);
@@ -451,8 +680,11 @@ json_t *sqs_send_result(const char *body, size_t len, char *err, size_t errlen)
 	} else if (seq && !json_is_null(seq) && !seq_text) {
 		snprintf(err, errlen, "the answer's SequenceNumber is not a short text");
 	} else {
+		struct integrity it = { 0 };
+		send_integrity(root, sent, &it);
 		r = json_pack("{s:s}", "message_id", id);
-		if (r && seq_text && json_object_set_new(r, "sequence_number", json_string(seq_text)) != 0) {
+		if (r && ((seq_text && json_object_set_new(r, "sequence_number", json_string(seq_text)) != 0) ||
+		          integrity_set(r, &it) != 0)) {
 			json_decref(r);
 			r = NULL;
 		}
@@ -484,11 +716,6 @@ void sqs_fair_shares(const size_t *need, size_t n, size_t budget, size_t *share)
 	for (size_t i = 0; i < n; i++)
 		if (share[i] == SIZE_MAX)
 			share[i] = left / open;
-}
-
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 /* One received message attribute as the tool shows it: numbers as numbers when they read as
@@ -573,9 +800,29 @@ static json_t *receive_fail(json_t *root, json_t *result, char *err, size_t errl
 	return NULL;
 }
 
-/* Each message without its body; the bodies go in once they have their share of the cap. */
+/* A received message's digests, over its whole body and all its attributes (before any cut
+ * or filtering for the result) into o; 1 when they do not match, -1 when memory ran out. */
+static int receive_integrity(const json_t *m, const char *body, size_t len, json_t *o)
+{
+	struct integrity it = { 0 };
+	char ours[SQS_MD5_HEX_LEN + 1];
+	if (sqs_md5_hex(body, len, ours) == 0)
+		integrity_check(&it, false, "the body", json_object_get(m, "MD5OfBody"), ours, NULL);
+	else
+		integrity_check(&it, false, "the body", json_object_get(m, "MD5OfBody"), NULL, "it could not be hashed");
+	const json_t *attributes = json_object_get(m, "MessageAttributes");
+	if (attributes_given(attributes))
+		attributes_check(&it, false, "the message attributes", attributes,
+		                 json_object_get(m, "MD5OfMessageAttributes"));
+	if (integrity_set(o, &it) != 0)
+		return -1;
+	return it.mismatch ? 1 : 0;
+}
+
+/* Each message without its body; the bodies go in once they have their share of the cap.
+ * *mismatches counts the messages whose digests do not match. */
 static int receive_messages(const json_t *msgs, size_t n, json_t *list, const char **bodies,
-                            size_t *body_len, const char **why)
+                            size_t *body_len, size_t *mismatches, const char **why)
 {
 	for (size_t i = 0; i < n; i++) {
 		const json_t *m = json_array_get(msgs, i);
@@ -601,8 +848,28 @@ static int receive_messages(const json_t *msgs, size_t n, json_t *list, const ch
 			json_object_set_new(o, "system_attributes", sys);
 		else
 			json_decref(sys);
+		int checked = receive_integrity(m, bodies[i], body_len[i], o);
+		if (checked < 0) {
+			*why = "out of memory";
+			return -1;
+		}
+		*mismatches += (size_t)checked;
 	}
 	return 0;
+}
+
+/* Says, for the whole answer, that some messages did not match: they are still shown (the
+ * model decides), but must not be acted on as they are. */
+static int integrity_notice(json_t *result, size_t mismatches, size_t n)
+{
+	if (mismatches == 0)
+		return 0;
+	char notice[RECEIVE_NOTICE_ROOM];
+	snprintf(notice, sizeof notice, "[integrity: %zu of %zu messages do not match the MD5 digests SQS "
+	         "sent (integrity \"mismatch\", see integrity_detail): they may have been corrupted in "
+	         "transit. Do not act on them as shown: leave them undeleted, and they return to the "
+	         "queue after their visibility timeout to be received again]", mismatches, n);
+	return json_object_set_new(result, "notice", json_string(notice));
 }
 
 json_t *sqs_receive_result(const char *body, size_t len, size_t cap, char *err, size_t errlen)
@@ -623,8 +890,11 @@ json_t *sqs_receive_result(const char *body, size_t len, size_t cap, char *err, 
 	const char *bodies[SQS_MESSAGES_MAX];
 	size_t body_len[SQS_MESSAGES_MAX] = { 0 }, need[SQS_MESSAGES_MAX] = { 0 }, share[SQS_MESSAGES_MAX];
 	const char *why = NULL;
-	if (receive_messages(msgs, n, list, bodies, body_len, &why) != 0)
+	size_t mismatches = 0;
+	if (receive_messages(msgs, n, list, bodies, body_len, &mismatches, &why) != 0)
 		return receive_fail(root, result, err, errlen, why);
+	if (integrity_notice(result, mismatches, n) != 0)
+		return receive_fail(root, result, err, errlen, "out of memory");
 
 	size_t overhead = json_dumpb(result, NULL, 0, JSON_COMPACT) + RECEIVE_NOTICE_ROOM +
 	                  n * (sizeof ",\"body\":\"\"" + BODY_NOTICE_ROOM);

@@ -67,17 +67,49 @@ int sqs_number_text(double x, char *out, size_t cap);
  * an attribute is not acceptable, or memory ran out. */
 json_t *sqs_message_attributes(const json_t *attributes, size_t *wire_bytes, char *err, size_t errlen);
 
+/* ---- SQS digests ----
+ * SQS answers MD5 digests of what it took and what it hands out, so a client can tell a
+ * message changed on the way. We check them the way the AWS SDKs do. */
+
+#define SQS_MD5_HEX_LEN 32
+#define SQS_DIGEST_ATTRIBUTES_MAX 64 /* SQS sends at most 10; more is no SQS answer */
+
+/* The lower-case hex MD5 of len bytes into out (SQS_MD5_HEX_LEN + 1 bytes): MD5OfMessageBody
+ * and MD5OfBody are this over the body's UTF-8 bytes. 0, or -1 when hashing failed. */
+int sqs_md5_hex(const char *body, size_t len, char *out);
+/* MD5OfMessageAttributes of a MessageAttributes object as SendMessage takes it and
+ * ReceiveMessage gives it: over the attributes sorted by name (byte order), each as
+ * length-prefixed name, length-prefixed DataType, one transport byte (1 for String and
+ * Number, 2 for Binary) and the length-prefixed value (BinaryValue base64-decoded); lengths
+ * are 4 bytes, big-endian. 0 with the hex digest in out (SQS_MD5_HEX_LEN + 1 bytes); -1 with
+ * one sentence in err when an attribute cannot be encoded (no DataType or value, a type that
+ * is none of the three, a BinaryValue that is not base64, more than
+ * SQS_DIGEST_ATTRIBUTES_MAX). An empty object hashes like SQS would not: callers skip it. */
+int sqs_attributes_md5(const json_t *attributes, char *out, char *err, size_t errlen);
+
+/* What became of a digest check: each result says which. */
+#define SQS_INTEGRITY_OK "ok"               /* every digest SQS sent matches */
+#define SQS_INTEGRITY_MISMATCH "mismatch"   /* at least one does not */
+#define SQS_INTEGRITY_UNCHECKED "unchecked" /* SQS sent no digest for some part */
+
 /* GetQueueUrl's answer: the QueueUrl (http(s), visible ASCII, at most 1024 bytes) into url.
  * 0, or -1 when the answer holds none. */
 int sqs_queue_url_parse(const char *body, size_t len, char *url, size_t cap);
-/* SendMessage's answer as {"message_id", "sequence_number"?}; NULL with err when malformed. */
-json_t *sqs_send_result(const char *body, size_t len, char *err, size_t errlen);
+/* SendMessage's answer as {"message_id", "sequence_number"?, "integrity",
+ * "integrity_detail"?}, its MD5OfMessageBody and MD5OfMessageAttributes checked against
+ * `sent`, the SendMessage request ({"MessageBody", "MessageAttributes"?}). On a mismatch
+ * "integrity" is "mismatch" and "integrity_detail" says which digest, ours ("sent") against
+ * SQS's ("SQS computed"). NULL with err when the answer is malformed. */
+json_t *sqs_send_result(const char *body, size_t len, const json_t *sent, char *err, size_t errlen);
 /* Shares `budget` among n wants: each gets what it needs if that fits an equal split of what
  * the others leave, the rest split what remains equally. */
 void sqs_fair_shares(const size_t *need, size_t n, size_t budget, size_t *share);
 /* ReceiveMessage's answer as {"messages": [{"message_id", "receipt_handle", "body",
- * "body_bytes", "body_truncated"?, "attributes", "system_attributes"?}], "truncated"?}: the
- * bodies share `cap` fairly, a cut one says so. NULL with err when the answer is malformed. */
+ * "body_bytes", "body_truncated"?, "attributes", "system_attributes"?, "integrity",
+ * "integrity_detail"?}], "truncated"?, "notice"?}: the bodies share `cap` fairly, a cut one
+ * says so. Each message's MD5OfBody and MD5OfMessageAttributes are checked over the whole
+ * body and all its attributes; a message that does not match is kept, marked "mismatch",
+ * and "notice" says how many. NULL with err when the answer is malformed. */
 json_t *sqs_receive_result(const char *body, size_t len, size_t cap, char *err, size_t errlen);
 /* Whether an error code means the queue does not exist (JSON and query protocol spellings). */
 bool sqs_queue_missing(const char *code);

@@ -126,6 +126,39 @@ static void job_fail(struct sqs_job *job, const char *what, const char *detail)
 	job_free(job);
 }
 
+static bool corrupted(const json_t *out)
+{
+	const char *integrity = json_string_value(json_object_get(out, "integrity"));
+	return integrity && strcmp(integrity, SQS_INTEGRITY_MISMATCH) == 0;
+}
+
+/* SQS took the message but its digest says it did not get what we sent: a tool error, and no
+ * second attempt, since sending again could put the message on the queue twice. */
+static void send_corrupted(struct sqs_job *job, json_t *out)
+{
+	const char *id = json_string_value(json_object_get(out, "message_id"));
+	log_warn("sqs_digest_mismatch", LOG_STR("tool", actions[job->action].tool), LOG_STR("queue", job->queue),
+	         LOG_STR("message_id", id));
+	mcp_call_fail(job->call, "sqs_send: SQS: %s; the message may be on the queue '%s' (message_id %s), "
+	              "possibly corrupted in transit: it was not sent again, since a retry could duplicate "
+	              "it; look for it with sqs_receive before sending it again",
+	              json_string_value(json_object_get(out, "integrity_detail")), job->queue, id);
+	json_decref(out);
+	job_free(job);
+}
+
+/* Received messages that do not match stay in the result, marked; the log says how many. */
+static void receive_corrupted(const struct sqs_job *job, const json_t *out)
+{
+	size_t i, count = 0;
+	json_t *m;
+	json_array_foreach(json_object_get(out, "messages"), i, m)
+		count += corrupted(m);
+	if (count > 0)
+		log_warn("sqs_digest_mismatch", LOG_STR("tool", actions[job->action].tool),
+		         LOG_STR("queue", job->queue), LOG_INT("messages", count));
+}
+
 static void acted(const struct aws_result *res, void *arg)
 {
 	struct sqs_job *job = arg;
@@ -138,10 +171,16 @@ static void acted(const struct aws_result *res, void *arg)
 	json_t *out = NULL;
 	switch (job->action) {
 	case SQS_SEND:
-		out = sqs_send_result(res->body, res->body_len, err, sizeof err);
+		out = sqs_send_result(res->body, res->body_len, job->request, err, sizeof err);
+		if (out && corrupted(out)) {
+			send_corrupted(job, out);
+			return;
+		}
 		break;
 	case SQS_RECEIVE:
 		out = sqs_receive_result(res->body, res->body_len, limits.result_cap, err, sizeof err);
+		if (out)
+			receive_corrupted(job, out);
 		break;
 	case SQS_DELETE:
 		out = json_pack("{s:b}", "deleted", 1);
@@ -378,10 +417,17 @@ static void sqs_delete(struct mcp_call *call, json_t *args)
 #define QUEUE_PROPERTY "\"queue\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":80," \
 	"\"description\":\"Queue name (not its URL); FIFO queue names end in .fifo\"}"
 
+/* What the MD5 digests SQS answers say of a message: checked as the AWS SDKs check them. */
+#define INTEGRITY_PROPERTIES "\"integrity\":{\"type\":\"string\",\"enum\":[\"ok\",\"mismatch\",\"unchecked\"]," \
+	"\"description\":\"ok: the MD5 digests SQS answered match the message; mismatch: they do not, the " \
+	"message may have been corrupted in transit; unchecked: SQS sent no digest\"}," \
+	"\"integrity_detail\":{\"type\":\"string\",\"description\":\"Which digest did not match\"}"
+
 static const struct mcp_tool tools[] = {
 	{ "sqs_send",
 	  "Send a message to an allowed SQS queue. FIFO queues (.fifo) need group_id; attributes are "
-	  "up to 10 name -> string or number.",
+	  "up to 10 name -> string or number. The MD5 digests SQS answers are checked: a mismatch is a "
+	  "tool error and the send is not repeated.",
 	  "{\"type\":\"object\",\"properties\":{" QUEUE_PROPERTY ","
 	  "\"body\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":1048576},"
 	  "\"group_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":128,\"description\":\"MessageGroupId: required for FIFO queues\"},"
@@ -390,13 +436,13 @@ static const struct mcp_tool tools[] = {
 	  "\"attributes\":{\"type\":\"object\",\"maxProperties\":10,\"additionalProperties\":{\"type\":[\"string\",\"number\"]},\"description\":\"Message attributes: name -> string or number\"}},"
 	  "\"required\":[\"queue\",\"body\"],\"additionalProperties\":false}",
 	  "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"string\"},"
-	  "\"sequence_number\":{\"type\":\"string\",\"description\":\"FIFO queues\"}},"
-	  "\"required\":[\"message_id\"],\"additionalProperties\":false}",
+	  "\"sequence_number\":{\"type\":\"string\",\"description\":\"FIFO queues\"}," INTEGRITY_PROPERTIES "},"
+	  "\"required\":[\"message_id\",\"integrity\"],\"additionalProperties\":false}",
 	  sqs_send },
 	{ "sqs_receive",
 	  "Receive messages from an allowed SQS queue (long polling with wait_seconds). Delete each "
 	  "message with sqs_delete once handled; otherwise it returns to the queue after its "
-	  "visibility timeout.",
+	  "visibility timeout. Each message's integrity says whether it matches the MD5 digests SQS sent.",
 	  "{\"type\":\"object\",\"properties\":{" QUEUE_PROPERTY ","
 	  "\"max_messages\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10,\"description\":\"Default 1\"},"
 	  "\"wait_seconds\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":20,\"description\":\"Long polling: wait up to this long for a message (default 0)\"},"
@@ -407,9 +453,10 @@ static const struct mcp_tool tools[] = {
 	  "\"message_id\":{\"type\":\"string\"},\"receipt_handle\":{\"type\":\"string\"},"
 	  "\"body\":{\"type\":\"string\"},\"body_bytes\":{\"type\":\"integer\"},\"body_truncated\":{\"type\":\"string\"},"
 	  "\"attributes\":{\"type\":\"object\",\"additionalProperties\":{\"type\":[\"string\",\"number\"]}},"
-	  "\"system_attributes\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}},"
-	  "\"required\":[\"message_id\",\"receipt_handle\",\"body\",\"attributes\"],\"additionalProperties\":false}},"
-	  "\"truncated\":{\"type\":\"string\"}},"
+	  "\"system_attributes\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}," INTEGRITY_PROPERTIES "},"
+	  "\"required\":[\"message_id\",\"receipt_handle\",\"body\",\"attributes\",\"integrity\"],\"additionalProperties\":false}},"
+	  "\"truncated\":{\"type\":\"string\"},"
+	  "\"notice\":{\"type\":\"string\",\"description\":\"Says when messages do not match their MD5 digests\"}},"
 	  "\"required\":[\"messages\"],\"additionalProperties\":false}",
 	  sqs_receive },
 	{ "sqs_delete",

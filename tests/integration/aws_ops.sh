@@ -4,9 +4,10 @@
 # whole gateway (TLS) and standalone over stdio: echo (plain, qualifier, full ARN), Event and
 # DryRun invocations counted by the double, a failing function's error payload, a slow one and
 # its cancellation, a big answer capped with a notice, an unknown function; SQS send / receive
-# (long poll) / delete on "jobs" and "jobs.fifo" with group and dedup ids, an unknown queue.
-# Then refusals made before any request (allowlists, FIFO without group_id), throttling retried
-# and surfaced, a wrong secret key, and settings errors.
+# (long poll) / delete on "jobs" and "jobs.fifo" with group and dedup ids, an unknown queue,
+# every answer's MD5 digests verified. Then refusals made before any request (allowlists, FIFO
+# without group_id), throttling retried and surfaced, digests altered in transit (the endpoint's
+# /corrupt) caught on send and on receive, a wrong secret key, and settings errors.
 # Usage: aws_ops.sh [BUILD]   (also run as a meson test)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/aws_lib.sh"
@@ -80,15 +81,20 @@ JSON
 	expect $f 10 'd.cancelled && !d.ok' true "$label: a slow call is cancelled"
 	expect $f 11 'd.ok && s.payload.after' cancel "$label: the server answers after a cancellation"
 	expect $f 12 'd.ok && typeof s.message_id' string "$label: sqs_send to jobs gives a message_id"
+	expect $f 12 's.integrity' ok "$label: sqs_send verified SQS's body and attribute digests (integrity ok)"
 	expect $f 13 'JSON.stringify(s.messages.map((m) => [m.body, m.attributes]))' \
 		"[[\"hello from $label\",{\"kind\":\"test\",\"n\":7,\"ratio\":0.25}]]" \
 		"$label: sqs_receive gets the message and its attributes back"
 	expect $f 13 's.messages[0].message_id' "$(js $f 12 's.message_id')" "$label: the received message is the one sent"
+	expect $f 13 'JSON.stringify(s.messages.map((m) => m.integrity)) + " " + s.notice' '["ok"] undefined' \
+		"$label: sqs_receive verified the message's body and attribute digests (integrity ok)"
 	expect $f 14 'typeof s.sequence_number' string "$label: FIFO send gives a sequence_number"
 	expect $f 15 'JSON.stringify([s.message_id, s.sequence_number])' \
 		"$(js $f 14 'JSON.stringify([s.message_id, s.sequence_number])')" "$label: the same dedup_id is deduplicated"
+	expect $f 15 's.integrity' ok "$label: a deduplicated send's digests are those of what was sent (integrity ok)"
 	expect $f 16 'JSON.stringify(s.messages.map((m) => [m.body, m.system_attributes.MessageGroupId, m.system_attributes.MessageDeduplicationId]))' \
 		"[[\"fifo from $label\",\"g-$label\",\"d-$label\"]]" "$label: FIFO receive with its group and dedup ids"
+	expect $f 16 'JSON.stringify(s.messages.map((m) => m.integrity))' '["ok"]' "$label: FIFO receive verified (integrity ok)"
 	expect $f 17 'r.isError && /QueueDoesNotExist/.test(t) && /queue .no-such-queue. does not exist/.test(t)' true \
 		"$label: an unknown queue's error names it"
 
@@ -184,16 +190,41 @@ expect gw-throttle3 1 'r.isError && /Lambda: TooManyRequestsException: Rate Exce
 	"Lambda: more throttles than attempts surface as TooManyRequestsException"
 expect gw-throttle4 1 'r.isError && /SQS: ThrottlingException: Rate exceeded.*after 3 attempts/.test(t)' true \
 	"SQS: more throttles than attempts surface as ThrottlingException"
-# Drain what the throttled send put on jobs, so the standalone round starts empty.
-aws_run gw-drain gw <<'JSON'
-[ {"tool": "@sqs_receive", "arguments": {"queue": "jobs", "max_messages": 10}} ]
+# Digests altered on the way back (the endpoint changes one digit of the next answer's
+# MD5OfMessageBody / MD5OfBody): a send is a tool error and is not sent again; a received
+# message is kept, marked, and the notice says so; received again, it verifies.
+sqs_before=$(aws_requests sqs)
+aws_control POST /corrupt '{"service":"sqs","count":1}' >/dev/null
+aws_run gw-corrupt-send gw <<'JSON'
+[ {"tool": "@sqs_send", "arguments": {"queue": "jobs", "body": "altered on the way back"}} ]
 JSON
-h=$(js gw-drain 1 's.messages[0] ? s.messages[0].receipt_handle : ""')
-if [ -n "$h" ]; then
-	aws_run gw-drain2 gw <<JSON
-[ {"tool": "@sqs_delete", "arguments": {"queue": "jobs", "receipt_handle": "$h"}} ]
+sent_md5=$(printf %s "altered on the way back" | md5sum | cut -c1-32)
+expect gw-corrupt-send 1 'r.isError && /^sqs_send: SQS: MD5 of the message body does not match \(sent ([0-9a-f]{32}), SQS computed (?!\1)[0-9a-f]{32}\); the message may be on the queue .jobs. \(message_id [^)]+\)/.test(t) && t.match(/sent ([0-9a-f]{32})/)[1]' \
+	"$sent_md5" "a send whose MD5OfMessageBody was altered is a tool error naming both digests"
+check "the altered send was made once, not retried ($sqs_before -> $(aws_requests sqs))" \
+	test "$(aws_requests sqs)" = $((sqs_before + 1)) -a "$(aws_stat sqs corrupted)" = 1
+check "the mismatch is logged without the body" bash -c "grep -q '\"event\":\"sqs_digest_mismatch\".*\"tool\":\"sqs_send\"' '$WORK/appliance.log' && ! grep -q 'altered on the way back' '$WORK/appliance.log'"
+aws_control POST /corrupt '{"service":"sqs","count":1}' >/dev/null
+aws_run gw-corrupt-receive gw <<'JSON'
+[
+  {"tool": "@sqs_receive", "arguments": {"queue": "jobs", "max_messages": 10, "wait_seconds": 1, "visibility_timeout": 0}},
+  {"tool": "@sqs_receive", "arguments": {"queue": "jobs", "max_messages": 10, "wait_seconds": 1, "visibility_timeout": 60}}
+]
 JSON
-fi
+expect gw-corrupt-receive 1 'd.ok && !r.isError && s.messages.filter((m) => m.integrity === "mismatch").length + " " + s.messages.filter((m) => m.integrity === "ok").length' \
+	"1 $(($(js gw-corrupt-receive 1 's.messages.length') - 1))" "a received message whose MD5OfBody was altered is kept, marked mismatch; the others verify"
+expect gw-corrupt-receive 1 '/^MD5 of the body does not match \(SQS sent [0-9a-f]{32}, what arrived hashes to [0-9a-f]{32}\)$/.test(s.messages.find((m) => m.integrity === "mismatch").integrity_detail)' \
+	true "the mismatching message says which digest"
+expect gw-corrupt-receive 1 "/^\\[integrity: 1 of \\d+ messages do not match the MD5 digests SQS sent/.test(s.notice)" true \
+	"the notice mentions the mismatch"
+expect gw-corrupt-receive 1 's.messages.some((m) => m.body === "altered on the way back")' true \
+	"the send that was reported as altered did reach the queue"
+expect gw-corrupt-receive 2 'JSON.stringify([...new Set(s.messages.map((m) => m.integrity))]) + " " + s.messages.length + " " + s.notice' \
+	"[\"ok\"] $(js gw-corrupt-receive 1 's.messages.length') undefined" "received again, every message verifies"
+# Delete what the throttled and altered sends put on jobs, so the standalone round starts empty.
+js gw-corrupt-receive 2 's.messages.map((m) => ({tool: "@sqs_delete", arguments: {queue: "jobs", receipt_handle: m.receipt_handle}}))' |
+	aws_run gw-drain gw
+expect gw-drain "$(js gw-corrupt-receive 2 's.messages.length')" 'JSON.stringify(s)' '{"deleted":true}' "jobs drained"
 check "the ops server ran throughout: same process ($OPS_PID)" test "$(child_pid mcpgate-server-ops)" = "$OPS_PID"
 stop_appliance
 
@@ -235,5 +266,22 @@ expect small 1 'r.isError && /payload is \d+ bytes as JSON; this server sends at
 expect small 2 'r.isError && /message is \d+ bytes.*at most 16/.test(t)' true "max_payload_bytes: a large SQS message is refused"
 check "max_payload_bytes: no request was made" \
 	test "$(aws_requests lambda)" = "$lambda_before" -a "$(aws_requests sqs)" = "$sqs_before"
+
+# Names match name patterns and ARNs ARN patterns: "*cho" must not let an ARN of another
+# account through ('*' would match its colons); an ARN pattern allows exactly its ARNs.
+echo '{"functions": ["*cho", "arn:aws:lambda:us-east-1:000000000000:function:ec*"]}' >"$WORK/arn.json"
+lambda_before=$(aws_requests lambda)
+aws_calls arn -- --stdio "$SERVER" --settings "$WORK/arn.json" <<'JSON'
+[
+  {"tool": "lambda_invoke", "arguments": {"function": "arn:aws:lambda:us-east-1:999999999999:function:echo"}},
+  {"tool": "lambda_invoke", "arguments": {"function": "echo", "payload": {"n": 1}}},
+  {"tool": "lambda_invoke", "arguments": {"function": "arn:aws:lambda:us-east-1:000000000000:function:echo", "payload": {"n": 2}}}
+]
+JSON
+expect arn 1 'r.isError && /function .arn:aws:lambda:us-east-1:999999999999:function:echo. is not allowed/.test(t)' true \
+	"an ARN of another account is not matched by a name pattern"
+expect arn 2 '!r.isError && s.payload.n === 1' true "a bare name matches the name pattern"
+expect arn 3 '!r.isError && s.payload.n === 2' true "an ARN matches the ARN pattern"
+check "only the two allowed invocations reached Lambda" test "$(aws_requests lambda)" -eq $((lambda_before + 2))
 
 aws_finish

@@ -1,7 +1,7 @@
 /* Unit tests of the ops server's pure parts (servers/ops/ops_json.c): Lambda function and
  * qualifier names, SQS queue names, ids, text and attribute names, message attributes as SQS
- * takes them, and Lambda / SQS answers turned into capped results (with jansson's own output
- * as the oracle for escaped sizes). */
+ * takes them, Lambda / SQS answers turned into capped results (with jansson's own output as
+ * the oracle for escaped sizes), and the MD5 digests SQS answers, checked against known vectors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,21 +364,25 @@ static void test_sqs_answers(void)
 	CHECK(sqs_queue_url_parse(ok, strlen(ok), small, sizeof small) == -1, "a URL longer than the buffer refused");
 
 	char err[256];
+	json_t *hello = json_pack("{s:s}", "MessageBody", "hello");
 	const char *sent = "{\"MessageId\":\"m-1\",\"MD5OfMessageBody\":\"5d41402abc4b2a76b9719d911017c592\"}";
-	json_t *r = sqs_send_result(sent, strlen(sent), err, sizeof err);
+	json_t *r = sqs_send_result(sent, strlen(sent), hello, err, sizeof err);
 	CHECK(r && strcmp(str_at(r, "message_id"), "m-1") == 0 && !json_object_get(r, "sequence_number"),
 	      "SendMessage: message_id");
+	CHECK(r && strcmp(str_at(r, "integrity"), "ok") == 0 && !json_object_get(r, "integrity_detail"),
+	      "SendMessage: the body's digest verified");
 	json_decref(r);
 	const char *fifo = "{\"MessageId\":\"m-2\",\"SequenceNumber\":\"00000000000000000001\"}";
-	r = sqs_send_result(fifo, strlen(fifo), err, sizeof err);
+	r = sqs_send_result(fifo, strlen(fifo), hello, err, sizeof err);
 	CHECK(r && strcmp(str_at(r, "sequence_number"), "00000000000000000001") == 0, "SendMessage: sequence_number");
 	json_decref(r);
 	const char *send_bad[] = { "{}", "{\"MessageId\":\"\"}", "{\"MessageId\":\"a\",\"SequenceNumber\":5}", "x" };
 	for (size_t i = 0; i < sizeof send_bad / sizeof send_bad[0]; i++) {
-		r = sqs_send_result(send_bad[i], strlen(send_bad[i]), err, sizeof err);
+		r = sqs_send_result(send_bad[i], strlen(send_bad[i]), hello, err, sizeof err);
 		CHECK(!r && err[0], "SendMessage answer %s refused: %s", send_bad[i], err);
 		json_decref(r);
 	}
+	json_decref(hello);
 
 	r = sqs_receive_result("{}", 2, 4096, err, sizeof err);
 	CHECK(r && json_array_size(json_object_get(r, "messages")) == 0, "ReceiveMessage with nothing: []");
@@ -410,6 +414,14 @@ static void test_sqs_answers(void)
 	      json_object_size(json_object_get(json_array_get(msgs, 1), "attributes")) == 0,
 	      "no attributes: empty attributes, no system_attributes");
 	CHECK(!json_object_get(r, "truncated"), "no notice when nothing was cut");
+	CHECK(strcmp(str_at(m1, "integrity"), "mismatch") == 0 && str_at(m1, "integrity_detail") &&
+	      strstr(str_at(m1, "integrity_detail"), "MD5 of the body does not match (SQS sent (not an MD5 digest), "
+	                                             "what arrived hashes to 5d41402abc4b2a76b9719d911017c592)"),
+	      "an MD5OfBody that is no digest is a mismatch (%s)", str_at(m1, "integrity_detail"));
+	CHECK(strcmp(str_at(json_array_get(msgs, 1), "integrity"), "unchecked") == 0 &&
+	      !json_object_get(json_array_get(msgs, 1), "integrity_detail"), "no MD5OfBody: unchecked");
+	CHECK(str_at(r, "notice") && strstr(str_at(r, "notice"), "1 of 2 messages do not match"),
+	      "the notice counts the mismatch (%s)", str_at(r, "notice"));
 	json_decref(r);
 
 	/* Three bodies of 3000 bytes full of quotes under a 4 KB cap: cut fairly, said so. */
@@ -470,6 +482,259 @@ static void test_sqs_answers(void)
 	      !sqs_queue_missing("ThrottlingException") && !sqs_queue_missing(NULL), "missing-queue codes");
 }
 
+/* ---- SQS digests ----
+ * Expected values were computed apart from this code, with python3's hashlib following the
+ * algorithm in ops_json.h. Some come from the AWS SDKs' own tests of SQS answers: "test" from
+ * aws/aws-sdk-go service/sqs/checksums_test.go; "abc" and the attribute sets with ccc, aaa,
+ * zzz, öther_encodings (plain and with ".test" type labels) from aws/aws-sdk-ruby
+ * gems/aws-sdk-sqs/spec/client/verify_checksums_spec.rb. */
+
+static const char *attributes_md5(const char *json, char *err, size_t errlen)
+{
+	static char out[SQS_MD5_HEX_LEN + 1];
+	json_t *a = json_loads(json, JSON_DECODE_ANY, NULL);
+	err[0] = '\0';
+	int rc = sqs_attributes_md5(a, out, err, errlen);
+	json_decref(a);
+	return rc == 0 ? out : NULL;
+}
+
+static void test_digests(void)
+{
+	static const struct {
+		const char *body, *md5;
+	} bodies[] = {
+		{ "", "d41d8cd98f00b204e9800998ecf8427e" },
+		{ "abc", "900150983cd24fb0d6963f7d28e17f72" },
+		{ "test", "098f6bcd4621d373cade4e832627b4f6" },
+		{ "hello", "5d41402abc4b2a76b9719d911017c592" },
+		{ "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", "b69235094d40d8cc2b1e0ae5e0abdb1c" },
+	};
+	char hex[SQS_MD5_HEX_LEN + 1];
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+		CHECK(sqs_md5_hex(bodies[i].body, strlen(bodies[i].body), hex) == 0 && strcmp(hex, bodies[i].md5) == 0,
+		      "body MD5 of \"%s\" is %s (%s)", bodies[i].body, bodies[i].md5, hex);
+	char *quotes = repeat('"', 3000);
+	CHECK(sqs_md5_hex(quotes, 3000, hex) == 0 && strcmp(hex, "2cde94ddca4e9d1c9425e3cc8ad6ab9e") == 0,
+	      "body MD5 of 3000 quotes");
+	free(quotes);
+
+	static const struct {
+		const char *json, *md5;
+	} sets[] = {
+		/* aws-sdk-ruby: String, Binary ([2,3,4]), Number, and a non-ASCII name sorting last */
+		{ "{\"ccc\":{\"DataType\":\"String\",\"StringValue\":\"test\"},"
+		  "\"aaa\":{\"DataType\":\"Binary\",\"BinaryValue\":\"AgME\"},"
+		  "\"zzz\":{\"DataType\":\"Number\",\"StringValue\":\"0230.01\"},"
+		  "\"\u00f6ther_encodings\":{\"DataType\":\"String\",\"StringValue\":\"T\u00fcst\"}}",
+		  "756d7f4338696745d063b420a2f7e502" },
+		{ "{\"ccc\":{\"DataType\":\"String.test\",\"StringValue\":\"test\"},"
+		  "\"aaa\":{\"DataType\":\"Binary.test\",\"BinaryValue\":\"AgME\"},"
+		  "\"zzz\":{\"DataType\":\"Number.test\",\"StringValue\":\"0230.01\"},"
+		  "\"\u00f6ther_encodings\":{\"DataType\":\"String.test\",\"StringValue\":\"T\u00fcst\"}}",
+		  "5b7ef6c8a8d46001c7cdadaeea917aa4" },
+		{ "{\"SellerName\":{\"DataType\":\"String\",\"StringValue\":\"Example Store\"}}",
+		  "cd28f3b68aeee4b2eac9c66f2f694b58" },
+		{ "{\"Region\":{\"DataType\":\"String\",\"StringValue\":\"WA\"},"
+		  "\"SellerName\":{\"DataType\":\"String\",\"StringValue\":\"Example Store\"},"
+		  "\"City\":{\"DataType\":\"String\",\"StringValue\":\"Any City\"},"
+		  "\"PostalCode\":{\"DataType\":\"String\",\"StringValue\":\"99065\"}}",
+		  "66d793da93becb551e41562575418975" },
+		{ "{\"kind\":{\"DataType\":\"String\",\"StringValue\":\"test\"},"
+		  "\"n\":{\"DataType\":\"Number\",\"StringValue\":\"7\"},"
+		  "\"ratio\":{\"DataType\":\"Number\",\"StringValue\":\"0.25\"}}",
+		  "4a2302a90810dca75112c37b690f3310" },
+		/* upper case sorts before lower case and '.': byte order */
+		{ "{\"b\":{\"DataType\":\"Binary\",\"BinaryValue\":\"AAEC\"},"
+		  "\"a.b\":{\"DataType\":\"String\",\"StringValue\":\"\u00e9t\u00e9\"},"
+		  "\"Z\":{\"DataType\":\"Number.int\",\"StringValue\":\"-12\"}}",
+		  "9c97995c23fb20f8a17ff83c68579f73" },
+		{ "{\"blob\":{\"DataType\":\"Binary\",\"BinaryValue\":\"AAEC\"}}", "a44784199c97ff8c40423784a25b2410" },
+	};
+	char err[256];
+	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+		const char *got = attributes_md5(sets[i].json, err, sizeof err);
+		CHECK(got && strcmp(got, sets[i].md5) == 0, "attribute set %zu: %s (%s)", i, sets[i].md5, got ? got : err);
+	}
+
+	/* What sqs_send puts on the wire hashes as SQS will. */
+	size_t wire;
+	json_t *given = json_loads("{\"ratio\":0.25,\"n\":7,\"kind\":\"test\"}", 0, NULL);
+	json_t *attrs = sqs_message_attributes(given, &wire, err, sizeof err);
+	CHECK(attrs && sqs_attributes_md5(attrs, hex, err, sizeof err) == 0 &&
+	      strcmp(hex, "4a2302a90810dca75112c37b690f3310") == 0, "the tool's attributes hash as expected (%s)", hex);
+	json_decref(attrs);
+	json_decref(given);
+
+	static const struct {
+		const char *json, *says;
+	} bad[] = {
+		{ "{\"a\":{\"StringValue\":\"x\"}}", "attribute 'a' has no DataType" },
+		{ "{\"a\":{\"DataType\":\"\",\"StringValue\":\"x\"}}", "has no DataType" },
+		{ "{\"a\":{\"DataType\":\"Float\",\"StringValue\":\"1\"}}", "not String, Number or Binary" },
+		{ "{\"a\":{\"DataType\":\"String\"}}", "attribute 'a' has no StringValue" },
+		{ "{\"a\":{\"DataType\":\"Number\",\"StringValue\":7}}", "has no StringValue" },
+		{ "{\"a\":{\"DataType\":\"Binary\",\"StringValue\":\"AAEC\"}}", "has no BinaryValue" },
+		{ "{\"ok\":{\"DataType\":\"String\",\"StringValue\":\"x\"},\"z\":{\"DataType\":\"Binary\",\"BinaryValue\":\"@@@\"}}",
+		  "attribute 'z' has a BinaryValue that is not base64" },
+		{ "{\"a\":\"text\"}", "attribute 'a' has no DataType" },
+		{ "[]", "MessageAttributes is not an object" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(!attributes_md5(bad[i].json, err, sizeof err) && strstr(err, bad[i].says),
+		      "cannot hash %s: %s", bad[i].json, err);
+	json_t *many = json_object();
+	for (int i = 0; i <= SQS_DIGEST_ATTRIBUTES_MAX; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "a%d", i);
+		json_object_set_new(many, name, json_pack("{s:s, s:s}", "DataType", "String", "StringValue", "v"));
+	}
+	CHECK(sqs_attributes_md5(many, hex, err, sizeof err) == -1 && strstr(err, "more than SQS sends") && !hex[0],
+	      "more attributes than SQS sends: refused (%s)", err);
+	json_object_del(many, "a0");
+	CHECK(sqs_attributes_md5(many, hex, err, sizeof err) == 0 && strlen(hex) == SQS_MD5_HEX_LEN,
+	      "%d attributes hash", SQS_DIGEST_ATTRIBUTES_MAX);
+	json_decref(many);
+}
+
+/* SendMessage's answer: its digests against what was sent. */
+static json_t *send_answer(const char *answer, const char *request)
+{
+	char err[256];
+	json_t *sent = json_loads(request, 0, NULL);
+	json_t *r = sqs_send_result(answer, strlen(answer), sent, err, sizeof err);
+	json_decref(sent);
+	return r;
+}
+
+static void test_send_integrity(void)
+{
+#define WITH_ATTRS "{\"MessageBody\":\"abc\",\"MessageAttributes\":{" \
+	"\"SellerName\":{\"DataType\":\"String\",\"StringValue\":\"Example Store\"}}}"
+	static const struct {
+		const char *answer, *request, *integrity, *detail;
+	} cases[] = {
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"098f6bcd4621d373cade4e832627b4f6\"}",
+		  "{\"MessageBody\":\"test\"}", "ok", NULL },
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"098F6BCD4621D373CADE4E832627B4F6\"}",
+		  "{\"MessageBody\":\"test\"}", "ok", NULL },
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"098f6bcd4621d373cade4e832627b4f7\"}",
+		  "{\"MessageBody\":\"test\"}", "mismatch",
+		  "MD5 of the message body does not match (sent 098f6bcd4621d373cade4e832627b4f6, SQS computed "
+		  "098f6bcd4621d373cade4e832627b4f7)" },
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"000\"}", "{\"MessageBody\":\"test\"}", "mismatch",
+		  "(sent 098f6bcd4621d373cade4e832627b4f6, SQS computed (not an MD5 digest))" },
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":5}", "{\"MessageBody\":\"test\"}", "mismatch",
+		  "SQS computed (not an MD5 digest)" },
+		{ "{\"MessageId\":\"m\"}", "{\"MessageBody\":\"test\"}", "unchecked", NULL },
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"900150983cd24fb0d6963f7d28e17f72\","
+		  "\"MD5OfMessageAttributes\":\"cd28f3b68aeee4b2eac9c66f2f694b58\"}", WITH_ATTRS, "ok", NULL },
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"900150983cd24fb0d6963f7d28e17f72\","
+		  "\"MD5OfMessageAttributes\":\"66d793da93becb551e41562575418975\"}", WITH_ATTRS, "mismatch",
+		  "MD5 of the message attributes does not match (sent cd28f3b68aeee4b2eac9c66f2f694b58, SQS computed "
+		  "66d793da93becb551e41562575418975)" },
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"900150983cd24fb0d6963f7d28e17f72\"}", WITH_ATTRS,
+		  "unchecked", NULL },
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"00000000000000000000000000000000\","
+		  "\"MD5OfMessageAttributes\":\"00000000000000000000000000000000\"}", WITH_ATTRS, "mismatch",
+		  "MD5 of the message body does not match (sent 900150983cd24fb0d6963f7d28e17f72, SQS computed "
+		  "00000000000000000000000000000000); MD5 of the message attributes does not match" },
+		/* no attributes sent: a digest of them is not ours to check */
+		{ "{\"MessageId\":\"m\",\"MD5OfMessageBody\":\"098f6bcd4621d373cade4e832627b4f6\","
+		  "\"MD5OfMessageAttributes\":\"00000000000000000000000000000000\"}",
+		  "{\"MessageBody\":\"test\",\"MessageAttributes\":{}}", "ok", NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *r = send_answer(cases[i].answer, cases[i].request);
+		const char *detail = str_at(r, "integrity_detail");
+		CHECK(r && strcmp(str_at(r, "integrity"), cases[i].integrity) == 0 &&
+		      (cases[i].detail ? detail && strstr(detail, cases[i].detail) : !detail),
+		      "send case %zu: %s (%s)", i, cases[i].integrity, detail ? detail : "-");
+		json_decref(r);
+	}
+#undef WITH_ATTRS
+}
+
+static void test_receive_integrity(void)
+{
+	char err[256];
+	/* m1 verified whole; m2's attributes were altered; m3 has no digest; m4's Binary verified. */
+	const char *answer =
+		"{\"Messages\":["
+		"{\"MessageId\":\"m1\",\"ReceiptHandle\":\"h1\",\"Body\":\"hello\","
+		"\"MD5OfBody\":\"5d41402abc4b2a76b9719d911017c592\",\"MD5OfMessageAttributes\":\"17f0a1b973fe93cf60b7100d586c2adf\","
+		"\"MessageAttributes\":{\"n\":{\"DataType\":\"Number\",\"StringValue\":\"7\"},"
+		"\"kind\":{\"DataType\":\"String\",\"StringValue\":\"t\"}}},"
+		"{\"MessageId\":\"m2\",\"ReceiptHandle\":\"h2\",\"Body\":\"hello\","
+		"\"MD5OfBody\":\"5d41402abc4b2a76b9719d911017c592\",\"MD5OfMessageAttributes\":\"17f0a1b973fe93cf60b7100d586c2adf\","
+		"\"MessageAttributes\":{\"n\":{\"DataType\":\"Number\",\"StringValue\":\"8\"},"
+		"\"kind\":{\"DataType\":\"String\",\"StringValue\":\"t\"}}},"
+		"{\"MessageId\":\"m3\",\"ReceiptHandle\":\"h3\",\"Body\":\"hello\"},"
+		"{\"MessageId\":\"m4\",\"ReceiptHandle\":\"h4\",\"Body\":\"test\","
+		"\"MD5OfBody\":\"098f6bcd4621d373cade4e832627b4f6\",\"MD5OfMessageAttributes\":\"a44784199c97ff8c40423784a25b2410\","
+		"\"MessageAttributes\":{\"blob\":{\"DataType\":\"Binary\",\"BinaryValue\":\"AAEC\"}}},"
+		"{\"MessageId\":\"m5\",\"ReceiptHandle\":\"h5\",\"Body\":\"test\","
+		"\"MD5OfBody\":\"098f6bcd4621d373cade4e832627b4f6\","
+		"\"MessageAttributes\":{\"kind\":{\"DataType\":\"String\",\"StringValue\":\"t\"}}}"
+		"]}";
+	json_t *r = sqs_receive_result(answer, strlen(answer), 8192, err, sizeof err);
+	json_t *msgs = json_object_get(r, "messages");
+	static const char *const want[] = { "ok", "mismatch", "unchecked", "ok", "unchecked" };
+	for (size_t i = 0; i < 5; i++)
+		CHECK(json_array_size(msgs) == 5 && str_at(json_array_get(msgs, i), "integrity") &&
+		      strcmp(str_at(json_array_get(msgs, i), "integrity"), want[i]) == 0,
+		      "message %zu: integrity %s", i + 1, want[i]);
+	const char *detail = str_at(json_array_get(msgs, 1), "integrity_detail");
+	CHECK(detail && strcmp(detail, "MD5 of the message attributes does not match (SQS sent "
+	                               "17f0a1b973fe93cf60b7100d586c2adf, what arrived hashes to "
+	                               "1bb63efbcc8db173685f9c0266884de5)") == 0, "the altered attribute is named (%s)", detail);
+	CHECK(json_integer_value(json_object_get(json_object_get(json_array_get(msgs, 1), "attributes"), "n")) == 8,
+	      "a mismatching message is still shown");
+	CHECK(str_at(r, "notice") && strstr(str_at(r, "notice"), "[integrity: 1 of 5 messages do not match"),
+	      "the notice says how many (%s)", str_at(r, "notice"));
+	json_decref(r);
+
+	/* A body cut to fit is still checked whole. */
+	char *body = repeat('"', 3000);
+	json_t *in = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "Messages", "MessageId", "m", "ReceiptHandle", "h",
+	                       "Body", body, "MD5OfBody", "2cde94ddca4e9d1c9425e3cc8ad6ab9e");
+	char *text = json_dumps(in, JSON_COMPACT);
+	r = sqs_receive_result(text, strlen(text), 2048, err, sizeof err);
+	json_t *m = json_array_get(json_object_get(r, "messages"), 0);
+	CHECK(m && str_at(m, "body_truncated") && strcmp(str_at(m, "integrity"), "ok") == 0 && !json_object_get(r, "notice"),
+	      "a cut body is verified over all its bytes");
+	CHECK(dump_size(r) <= 2048, "with integrity the result still fits its cap (%zu)", dump_size(r));
+	json_decref(r);
+	free(text);
+	json_decref(in);
+
+	/* Ten mismatching messages with long attribute names: still within the cap. */
+	char *name = repeat('x', 256);
+	in = json_pack("{s:[]}", "Messages");
+	for (int i = 0; i < 10; i++) {
+		json_t *attrs = json_object();
+		json_object_set_new(attrs, name, json_pack("{s:s}", "DataType", "Float"));
+		json_array_append_new(json_object_get(in, "Messages"),
+		                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "MessageId", "m", "ReceiptHandle", "h",
+		                                "Body", body, "MD5OfBody", "2cde94ddca4e9d1c9425e3cc8ad6ab9e",
+		                                "MD5OfMessageAttributes", "nope", "MessageAttributes", attrs));
+	}
+	text = json_dumps(in, JSON_COMPACT);
+	r = sqs_receive_result(text, strlen(text), 16384, err, sizeof err);
+	m = json_array_get(json_object_get(r, "messages"), 9);
+	detail = str_at(m, "integrity_detail");
+	CHECK(detail && strstr(detail, "MD5 of the message attributes cannot be checked: attribute 'xxxx") &&
+	      strstr(detail, "has a DataType that is not String, Number or Binary (SQS sent (not an MD5 digest))"),
+	      "an attribute that cannot be hashed: mismatch, said why (%s)", detail);
+	CHECK(str_at(r, "notice") && strstr(str_at(r, "notice"), "10 of 10 messages"), "ten mismatches counted");
+	CHECK(dump_size(r) <= 16384, "ten mismatches fit the cap (%zu)", dump_size(r));
+	json_decref(r);
+	free(text);
+	json_decref(in);
+	free(name);
+	free(body);
+}
+
 static void test_fair_shares(void)
 {
 	size_t share[4];
@@ -498,6 +763,9 @@ int main(void)
 	test_numbers();
 	test_attributes();
 	test_sqs_answers();
+	test_digests();
+	test_send_integrity();
+	test_receive_integrity();
 	test_fair_shares();
 	return check_finish();
 }
