@@ -7,14 +7,9 @@
 # keys file is re-read on SIGHUP (a new key starts working, a revoked one stops); a session
 # is bound to its principal (another key presenting it gets 404).
 # Usage: auth_apikeys.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/auth_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 make_cert
 KEYS="$WORK/keys.json"
 

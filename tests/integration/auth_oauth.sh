@@ -9,14 +9,9 @@
 # key, bad signature (foreign key, tampered payload), unknown kid, expired, not yet valid,
 # wrong iss, wrong audience, an id token (token_use id), oversized, malformed.
 # Usage: auth_oauth.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/auth_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 SDK_CLIENT="$SOURCE/tests/node/sdk_client.mjs"
 ISSUER_PID=""
 stop_issuer() {

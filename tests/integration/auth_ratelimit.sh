@@ -9,14 +9,9 @@
 #     with fail_mode closed, and each gateway limiting alone with fail_mode local; starting
 #     Redis again restores shared limiting without restarting the gateways.
 # Usage: auth_ratelimit.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/auth_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 HAMMER="$SOURCE/tests/integration/auth_ratelimit_hammer.mjs"
 make_cert
 KEYS="$WORK/keys.json"

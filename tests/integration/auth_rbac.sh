@@ -5,14 +5,9 @@
 # them, and is refused with 403 and a JSON-RPC error naming the tool on an ops__ tool, which
 # never reaches the ops upstream; an admin key sees and calls both.
 # Usage: auth_rbac.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/auth_lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 make_cert
 KEYS="$WORK/keys.json"
 

@@ -137,7 +137,7 @@ aws_endpoint_up() { aws_endpoint_start "$@" || { not_ok "aws endpoint starts"; f
 # with a not_ok line when any of it fails.
 aws_test_start() {
 	AWS_SERVER_NAME=$1
-	[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+	require_node22
 	MCP_CALLS="$SOURCE/tests/node/mcp_calls.mjs"
 	SERVER="$BUILD/servers/mcpgate-server-$1"
 	PORT=$(free_port)

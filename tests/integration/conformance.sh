@@ -3,13 +3,8 @@
 # conformance fixture mounted without a namespace: 0.1.16 `--suite all`, then the
 # 2026-07-28 requirements of the 0.2.0 alpha. Prints each run's Total: line.
 # Usage: conformance.sh [BUILD]   (also run by `make test` as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 PORT=$(free_port)
 SCHEME=https
 # The DNS-rebinding scenario sends Host: evil.example.com and its TLS client checks the

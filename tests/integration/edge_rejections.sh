@@ -6,13 +6,8 @@
 # Also: pipelined requests answered in order, the slowloris cut-off after
 # edge.header_timeout_ms, HTTP+SSE without sessionId, and DELETE of a session then its use.
 # Usage: edge_rejections.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 PORT=$(free_port)
 PLAIN=$(free_port)
 while [ "$PLAIN" = "$PORT" ]; do PLAIN=$(free_port); done

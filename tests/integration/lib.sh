@@ -127,6 +127,25 @@ make_cert() {
 	chmod 0644 "$WORK/cert.pem"
 }
 
+# answer FILE EXPR: EXPR over the JSON-RPC response in FILE (bound to `d`), whether it came as
+# one JSON body or as an SSE stream (then the event that carries an id and a result or error).
+# Prints the value (objects as JSON).
+answer() {
+	"$NODE22" -e '
+		const text = require("fs").readFileSync(process.argv[1], "utf8").trim();
+		let d;
+		if (text.startsWith("{")) d = JSON.parse(text);
+		else d = text.split("\n").filter(l => l.startsWith("data:")).map(l => l.slice(5).trim())
+			.filter(l => l).map(l => JSON.parse(l)).filter(m => "id" in m && ("result" in m || "error" in m)).pop();
+		const v = new Function("d", "return (" + process.argv[2] + ");")(d);
+		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$1" "$2" 2>/dev/null
+}
+
+# The tests that drive real MCP clients need the Node 22 that tests/node installs.
+require_node22() {
+	[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+}
+
 finish() {
 	if [ "$FAILED" -ne 0 ]; then
 		echo "--- appliance log (last 60 lines) ---"

@@ -4,11 +4,6 @@
 # fetches its JWKS on a libevent loop with gateway/auth/jwks.c and verifies the issuer's
 # tokens with gateway/auth/jwt.c (good, Cognito-shaped, refused, rotated keys).
 # Usage: oauth_issuer.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
 DRIVER="$BUILD/tests/integration/oauth-driver"
 ISSUER_PIDS=()
@@ -21,7 +16,7 @@ stop_issuers() {
 }
 trap 'stop_issuers; cleanup' EXIT
 
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 [ -x "$DRIVER" ] || { not_ok "oauth-driver built at $DRIVER"; finish; }
 
 # start_issuer VAR NAME [KEY CERT]: runs the issuer in the background (its PID kept for the

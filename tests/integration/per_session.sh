@@ -10,13 +10,8 @@
 # session's next call gets a new process. Past the supervisor's 64 processes per server, a
 # call fails with an error naming the server and the supervisor's reason.
 # Usage: per_session.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 PORT=$(free_port)
 ECHO="$BUILD/tests/integration/echo-upstream"
 write_config "$WORK/config.json" "[
@@ -33,18 +28,6 @@ rpc() {
 	curl -s -m 20 -D "$WORK/$name.h" -o "$WORK/$name" -w '%{http_code}' \
 		-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
 		${sid:+-H "Mcp-Session-Id: $sid"} "$@" --data-binary "$body" "http://127.0.0.1:$PORT/mcp"
-}
-# answer FILE EXPR: EXPR over the JSON-RPC response in FILE (bound to `d`), a JSON body or an
-# SSE stream (then the event with an id and a result or error).
-answer() {
-	"$NODE22" -e '
-		const text = require("fs").readFileSync(process.argv[1], "utf8").trim();
-		let d;
-		if (text.startsWith("{")) d = JSON.parse(text);
-		else d = text.split("\n").filter(l => l.startsWith("data:")).map(l => l.slice(5).trim())
-			.filter(l => l).map(l => JSON.parse(l)).filter(m => "id" in m && ("result" in m || "error" in m)).pop();
-		const v = new Function("d", "return (" + process.argv[2] + ");")(d);
-		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$1" "$2" 2>/dev/null
 }
 open_session() { # open_session NAME: prints the new session's id
 	rpc "$1" "" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \

@@ -6,13 +6,8 @@
 # as X-API-Key and as Authorization: Bearer. Checks what comes back (tool names, the echoed
 # text, which upstream answered, which principal the upstream saw), not just exit codes.
 # Usage: sdk_clients.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 INSPECTOR="$NODE_MODULES/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
 [ -f "$INSPECTOR" ] || { not_ok "MCP Inspector in tests/node (run make test-deps)"; finish; }
 SDK_CLIENT="$SOURCE/tests/node/sdk_client.mjs"

@@ -8,13 +8,8 @@
 # unknown or expired event id gets a fresh stream, and an expired stream does not take the
 # session's newer stream with it.
 # Usage: sse_resume.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 PORT=$(free_port)
 SCHEME=https
 make_cert

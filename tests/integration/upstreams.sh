@@ -6,13 +6,8 @@
 # shows b's tools, and a's again once the supervisor has restarted it; arguments that violate
 # a tool's inputSchema get a tool error naming the argument.
 # Usage: upstreams.sh [BUILD]   (also run as a meson test)
-if [ -z "${MCPGATE_BUILD:-}" ]; then
-	MCPGATE_BUILD=$(cd "${1:-build}" && pwd)
-	MCPGATE_SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
-	export MCPGATE_BUILD MCPGATE_SOURCE
-fi
 . "$(dirname "$0")/lib.sh"
-[ -x "$NODE22" ] || { not_ok "Node 22 from tests/node (run make test-deps)"; finish; }
+require_node22
 PORT=$(free_port)
 SCHEME=https
 make_cert
@@ -39,19 +34,6 @@ rpc() {
 		-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
 		-H 'MCP-Protocol-Version: 2025-11-25' ${SID:+-H "Mcp-Session-Id: $SID"} "$@" \
 		--data-binary "$body" "https://127.0.0.1:$PORT/mcp"
-}
-# answer FILE EXPR: EXPR over the JSON-RPC response in FILE (bound to `d`), whether it came
-# as one JSON body or as an SSE stream (then the event that carries an id and a result or
-# error). Prints the value (objects as JSON).
-answer() {
-	"$NODE22" -e '
-		const text = require("fs").readFileSync(process.argv[1], "utf8").trim();
-		let d;
-		if (text.startsWith("{")) d = JSON.parse(text);
-		else d = text.split("\n").filter(l => l.startsWith("data:")).map(l => l.slice(5).trim())
-			.filter(l => l).map(l => JSON.parse(l)).filter(m => "id" in m && ("result" in m || "error" in m)).pop();
-		const v = new Function("d", "return (" + process.argv[2] + ");")(d);
-		console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$1" "$2" 2>/dev/null
 }
 expect() { # expect FILE EXPR WANT DESCRIPTION
 	local got
