@@ -5,11 +5,14 @@
 #define MCPGATE_TESTS_LOG_CAPTURE_H
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "log.h"
 
 struct log_capture {
 	char path[128];
@@ -30,6 +33,32 @@ static int log_capture_start(struct log_capture *c, const char *dir)
 	if (c->saved_stderr < 0 || dup2(c->fd, 2) < 0) {
 		close(c->fd);
 		return -1;
+	}
+	return 0;
+}
+
+/* The opening of a test that talks to a loopback double and checks its own log: a source
+ * root argument, SIGPIPE ignored (a double may close early), the logger at debug level under
+ * `name`, a fresh temporary directory (mkdtemp template `tmpdir`) and stderr captured there.
+ * Returns 0, or 2 (the usage/set-up failure status) after saying why. */
+__attribute__((unused))
+static int log_capture_test_begin(int argc, char **argv, const char *name, char *tmpdir,
+                                  struct log_capture *c)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s SOURCE_ROOT\n", argv[0]);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_init(name);
+	log_set_level(LOG_DEBUG);
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	if (log_capture_start(c, tmpdir) != 0) {
+		perror("log capture");
+		return 2;
 	}
 	return 0;
 }

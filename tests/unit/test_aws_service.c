@@ -1061,22 +1061,10 @@ static void check_log(const struct log_capture *capture)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s SOURCE_ROOT\n", argv[0]);
-		return 2;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	log_init("test_aws_service");
-	log_set_level(LOG_DEBUG);
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
-		return 2;
-	}
+	/* Everything the library logs goes to a file, read back at the end. */
 	struct log_capture capture;
-	if (log_capture_start(&capture, tmpdir) != 0) {
-		perror("log capture");
+	if (log_capture_test_begin(argc, argv, "test_aws_service", tmpdir, &capture) != 0)
 		return 2;
-	}
 
 	base = event_base_new();
 	CHECK(base != NULL, "event loop");
