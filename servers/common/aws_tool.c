@@ -11,14 +11,15 @@ static struct aws_client *client;
 
 struct aws_client *aws_tool_client(void)
 {
-	if (!client)
-		client = aws_client_new(mcp_server_base(), NULL);
 	return client;
 }
 
+/* Never lazily on first use: inside the sandbox that set-up would be killed (see the header). */
 int aws_tool_client_before_sandbox(void)
 {
-	if (aws_tool_client())
+	if (!client)
+		client = aws_client_new(mcp_server_base(), NULL);
+	if (client)
 		return 0;
 	log_error("aws_client_failed", LOG_STR("reason", "out of memory"));
 	return -1;

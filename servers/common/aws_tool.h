@@ -13,8 +13,7 @@
 #include "mcp_server.h"
 #include "settings.h"
 
-/* The server's AWS client, made on first use on the server's loop. NULL only when memory
- * ran out. */
+/* The server's AWS client, as aws_tool_client_before_sandbox made it (NULL before that). */
 struct aws_client *aws_tool_client(void);
 void aws_tool_client_free(void);
 /* Makes the client from a server's init, before the sandbox: libcurl's and OpenSSL's one-time
